@@ -1,0 +1,1 @@
+"""SSH access: keys, the asyncssh exec path, the managed ssh config and known_hosts."""

@@ -1,0 +1,48 @@
+"""Nexus-owned SSH keys: one client key per Nexus home, one host key per workspace."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..fsutil import atomic_write
+from ..locking import file_lock
+from ..paths import NexusPaths, ensure_dir
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    private_openssh: str
+    public_openssh: str
+
+
+def generate_ed25519(comment: str) -> KeyPair:
+    import asyncssh  # lazy: heavy import
+
+    key = asyncssh.generate_private_key("ssh-ed25519", comment=comment)
+    private = key.export_private_key("openssh").decode()
+    public = key.export_public_key("openssh").decode().strip()
+    return KeyPair(private, public)
+
+
+def ensure_client_key(paths: NexusPaths) -> tuple[Path, str]:
+    """The key Nexus logs into workspaces with (0600), created once; returns (path, public key)."""
+    key_path = paths.client_key
+    pub_path = key_path.with_suffix(".pub")
+    if not (key_path.exists() and pub_path.exists()):
+        ensure_dir(paths.ssh_dir)
+        with file_lock(paths.lock("client-key")):
+            if not (key_path.exists() and pub_path.exists()):
+                pair = generate_ed25519("nexus")
+                atomic_write(key_path, pair.private_openssh, mode=0o600)
+                atomic_write(pub_path, pair.public_openssh + "\n", mode=0o644)
+    if key_path.stat().st_mode & 0o077:
+        os.chmod(key_path, 0o600)
+    return key_path, pub_path.read_text().strip()
+
+
+def public_key_body(public_openssh: str) -> str:
+    """``ssh-ed25519 AAAA...`` without the comment, as known_hosts wants it."""
+    parts = public_openssh.split()
+    return " ".join(parts[:2])

@@ -1,0 +1,1 @@
+"""Workspace backends. Each one imports its SDK lazily."""

@@ -1,0 +1,308 @@
+"""The Docker backend: one container per workspace, sshd published on 127.0.0.1."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import time
+from pathlib import Path
+from typing import Any
+
+from ...asyncutil import run_blocking
+from ...domain.backend import PortAllocator
+from ...domain.errors import ErrorCode, NexusError
+from ...domain.models import (
+    REMOTE_PATH,
+    BackendCapabilities,
+    BackendType,
+    CreateRequest,
+    ProviderOperation,
+    ProvisionedWorkspace,
+    ProvisionKeys,
+    ResourceStats,
+    SSHConnection,
+    Workspace,
+    WorkspaceStatus,
+)
+from ...domain.progress import Progress
+from . import engine
+from .image_builder import ensure_image
+
+SSH_USER = "nexus"
+SSH_PURPOSE = "ssh"
+LABEL_WORKSPACE = "nexus.workspace"
+LABEL_INSTALLATION = "nexus.installation"
+LABEL_USER_PREFIX = "nexus.label."
+
+_STATUS = {
+    "created": WorkspaceStatus.STOPPED,
+    "running": WorkspaceStatus.RUNNING,
+    "paused": WorkspaceStatus.STOPPED,
+    "restarting": WorkspaceStatus.STARTING,
+    "removing": WorkspaceStatus.DELETING,
+    "exited": WorkspaceStatus.STOPPED,
+    "dead": WorkspaceStatus.ERROR,
+}
+
+
+def _tar_of(files: list[tuple[str, bytes, int, int]]) -> bytes:
+    """A tar of (path, content, mode, uid) entries, with parent folders, for put_archive at /."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for path, content, mode, uid in files:
+            info = tarfile.TarInfo(path.lstrip("/"))
+            info.size = len(content)
+            info.mode = mode
+            info.uid = info.gid = uid
+            info.mtime = int(time.time())
+            tar.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+def _owner_of(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_uid, stat.st_gid
+
+
+class DockerBackend:
+    type = BackendType.DOCKER
+
+    def __init__(
+        self,
+        ports: PortAllocator,
+        installation_id: str,
+        *,
+        base_image: str = "debian:bookworm-slim",
+        host: str | None = None,
+        port_range: tuple[int, int] = (32800, 34999),
+    ) -> None:
+        self._ports = ports
+        self._installation_id = installation_id
+        self._base_image = base_image
+        self._host = host
+        self._port_range = port_range
+        self._client: Any = None
+
+    # ---- plumbing ----------------------------------------------------------------------------
+    def _docker(self) -> Any:
+        if self._client is None:
+            self._client = engine.connect(self._host)
+        return self._client
+
+    def container_name(self, name: str) -> str:
+        return f"nexus-{name}-{self._installation_id}"
+
+    def _find_container(self, workspace: Workspace) -> Any | None:
+        client = self._docker()
+        for ref in filter(None, (workspace.backend_id, self.container_name(workspace.name))):
+            found = engine.translate(
+                lambda r=ref: engine.container_or_none(client, r), "inspect a container"
+            )
+            if found is not None:
+                return found
+        return None
+
+    def _require_container(self, workspace: Workspace) -> Any:
+        container = self._find_container(workspace)
+        if container is None:
+            raise NexusError(
+                ErrorCode.WORKSPACE_MISSING,
+                f"the container of workspace '{workspace.name}' no longer exists on the engine",
+                f"Delete the workspace (`nexus workspace delete {workspace.name}`) and create it again.",
+            )
+        return container
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+    async def create(
+        self, request: CreateRequest, keys: ProvisionKeys, progress: Progress
+    ) -> ProvisionedWorkspace:
+        return await run_blocking(self._create, request, keys, progress)
+
+    def _create(
+        self, request: CreateRequest, keys: ProvisionKeys, progress: Progress
+    ) -> ProvisionedWorkspace:
+        client = self._docker()
+        base = request.image or self._base_image
+        progress.step("image", f"Preparing workspace image (base {base})")
+        tag = ensure_image(client, base, progress)
+        low, high = self._port_range
+        port = self._ports.allocate_port(request.name, SSH_PURPOSE, low, high)
+        source = request.source_path
+        volumes: dict[str, dict[str, str]] = {}
+        environment = {"NEXUS_WORKSPACE": request.name}
+        if source is not None:
+            volumes[str(source)] = {"bind": REMOTE_PATH, "mode": "rw"}
+            uid, gid = _owner_of(source)
+            environment.update({"NEXUS_UID": str(uid), "NEXUS_GID": str(gid)})
+        for extra in request.extra_mounts:
+            volumes[str(extra)] = {"bind": str(extra), "mode": "rw"}
+        labels = {
+            LABEL_WORKSPACE: request.name,
+            LABEL_INSTALLATION: self._installation_id,
+            **{f"{LABEL_USER_PREFIX}{k}": v for k, v in request.labels.items()},
+        }
+        limits: dict[str, Any] = {}
+        if request.resources.cpu:
+            limits["nano_cpus"] = int(request.resources.cpu * 1e9)
+        if request.resources.memory_gb:
+            limits["mem_limit"] = f"{int(request.resources.memory_gb * 1024)}m"
+        progress.step("container", f"Creating container {self.container_name(request.name)}")
+        container = engine.translate(
+            lambda: client.containers.create(
+                tag,
+                name=self.container_name(request.name),
+                hostname=request.name,
+                labels=labels,
+                environment={**environment, **request.env},
+                ports={"22/tcp": ("127.0.0.1", port)},
+                volumes=volumes,
+                working_dir=REMOTE_PATH,
+                restart_policy={"Name": "unless-stopped"},
+                detach=True,
+                **limits,
+            ),
+            "create the workspace container",
+        )
+        secrets_tar = _tar_of(
+            [
+                ("/etc/ssh/nexus/ssh_host_ed25519_key", keys.host_private_key.encode(), 0o600, 0),
+                (
+                    "/etc/ssh/nexus/ssh_host_ed25519_key.pub",
+                    (keys.host_public_key + "\n").encode(),
+                    0o644,
+                    0,
+                ),
+                (
+                    f"/etc/ssh/nexus/authorized_keys/{SSH_USER}",
+                    (keys.authorized_key + "\n").encode(),
+                    0o644,
+                    0,
+                ),
+            ]
+        )
+        engine.translate(lambda: container.put_archive("/", secrets_tar), "install SSH keys")
+        progress.step("start", "Starting container")
+        engine.translate(container.start, "start the workspace container")
+        return ProvisionedWorkspace(
+            backend_id=container.id,
+            image=tag,
+            ssh=SSHConnection(
+                host="127.0.0.1", port=port, username=SSH_USER, host_key=keys.host_public_key
+            ),
+            metadata={"container_name": self.container_name(request.name)},
+        )
+
+    async def start(self, workspace: Workspace, progress: Progress) -> None:
+        def _start() -> None:
+            container = self._require_container(workspace)
+            progress.step("start", f"Starting container {container.name}")
+            engine.translate(container.start, "start the workspace container")
+
+        await run_blocking(_start)
+
+    async def stop(self, workspace: Workspace, progress: Progress) -> None:
+        def _stop() -> None:
+            container = self._require_container(workspace)
+            progress.step("stop", f"Stopping container {container.name}")
+            engine.translate(lambda: container.stop(timeout=10), "stop the workspace container")
+
+        await run_blocking(_stop)
+
+    async def delete(self, workspace: Workspace, progress: Progress) -> None:
+        def _delete() -> None:
+            container = self._find_container(workspace)
+            if container is not None:
+                progress.step("delete", f"Removing container {container.name}")
+                engine.translate(
+                    lambda: container.remove(force=True, v=True), "remove the workspace container"
+                )
+            self._ports.release_ports(workspace.name)
+
+        await run_blocking(_delete)
+
+    # ---- connection and status ---------------------------------------------------------------
+    async def get_ssh_connection(self, workspace: Workspace) -> SSHConnection:
+        if workspace.ssh_port is None:
+            raise NexusError(
+                ErrorCode.SSH_CONNECTION_FAILED,
+                f"workspace '{workspace.name}' has no SSH endpoint yet",
+                "Wait for the create to finish, or recreate the workspace.",
+            )
+        return SSHConnection(
+            host=workspace.ssh_host or "127.0.0.1",
+            port=workspace.ssh_port,
+            username=workspace.ssh_user or SSH_USER,
+            host_key=workspace.host_key,
+        )
+
+    async def get_status(self, workspace: Workspace) -> WorkspaceStatus:
+        return (await self.get_statuses([workspace]))[workspace.name]
+
+    async def get_statuses(self, workspaces: list[Workspace]) -> dict[str, WorkspaceStatus]:
+        def _statuses() -> dict[str, WorkspaceStatus]:
+            client = self._docker()
+            containers = engine.translate(
+                lambda: client.containers.list(
+                    all=True, filters={"label": f"{LABEL_INSTALLATION}={self._installation_id}"}
+                ),
+                "list containers",
+            )
+            by_name = {c.labels.get(LABEL_WORKSPACE): c for c in containers}
+            result = {}
+            for ws in workspaces:
+                container = by_name.get(ws.name)
+                if container is None:
+                    result[ws.name] = WorkspaceStatus.MISSING
+                else:
+                    result[ws.name] = _STATUS.get(container.status, WorkspaceStatus.UNKNOWN)
+            return result
+
+        return await run_blocking(_statuses)
+
+    async def get_resource_stats(self, workspace: Workspace) -> ResourceStats | None:
+        def _stats() -> ResourceStats | None:
+            container = self._find_container(workspace)
+            if container is None or container.status != "running":
+                return None
+            raw = engine.translate(lambda: container.stats(stream=False), "read container stats")
+            return stats_from_engine(raw)
+
+        return await run_blocking(_stats)
+
+    def get_capabilities(self) -> BackendCapabilities:
+        return BackendCapabilities(
+            supports_ssh=True,
+            supports_sync=True,
+            supports_direct_volume_management=True,
+            supports_image_caching=True,
+        )
+
+    async def execute_provider_specific(
+        self, workspace: Workspace | None, operation: ProviderOperation
+    ) -> Any:
+        raise NexusError(
+            ErrorCode.CAPABILITY_NOT_SUPPORTED,
+            f"operation '{operation.type}' is not available on the docker backend yet",
+            "Run `nexus workspace info NAME` to see what the backend supports.",
+        )
+
+
+def stats_from_engine(raw: dict[str, Any]) -> ResourceStats:
+    """CPU % the way `docker stats` computes it, and memory used (minus page cache) / limit."""
+    cpu = raw.get("cpu_stats", {})
+    pre = raw.get("precpu_stats", {})
+    cpu_delta = cpu.get("cpu_usage", {}).get("total_usage", 0) - pre.get("cpu_usage", {}).get(
+        "total_usage", 0
+    )
+    system_delta = cpu.get("system_cpu_usage", 0) - pre.get("system_cpu_usage", 0)
+    online = cpu.get("online_cpus") or len(cpu.get("cpu_usage", {}).get("percpu_usage") or []) or 1
+    percent = (cpu_delta / system_delta) * online * 100.0 if system_delta > 0 else 0.0
+    memory = raw.get("memory_stats", {})
+    usage = memory.get("usage")
+    cache = memory.get("stats", {}).get("inactive_file", 0)
+    return ResourceStats(
+        cpu_percent=round(percent, 2),
+        memory_used_bytes=(usage - cache) if usage is not None else None,
+        memory_limit_bytes=memory.get("limit"),
+    )
+

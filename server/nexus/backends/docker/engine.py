@@ -1,0 +1,65 @@
+"""Connecting to the Docker engine and turning its failures into Nexus errors."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from ...domain.errors import ErrorCode, NexusError
+
+T = TypeVar("T")
+
+
+def docker_unavailable(detail: str) -> NexusError:
+    where = os.environ.get("DOCKER_HOST") or "the local socket"
+    return NexusError(
+        ErrorCode.DOCKER_UNAVAILABLE,
+        f"cannot reach the Docker engine at {where}: {detail}",
+        "Start Docker (e.g. `sudo systemctl start docker`) or fix DOCKER_HOST, then retry.",
+    )
+
+
+def connect(host: str | None) -> Any:
+    """A ``docker.DockerClient``, pinged; DOCKER_UNAVAILABLE if the engine does not answer."""
+    import docker
+
+    try:
+        if host:
+            client = docker.DockerClient(base_url=host, timeout=120)
+        else:
+            client = docker.from_env(timeout=120)
+        client.ping()
+    except Exception as exc:
+        raise docker_unavailable(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+    return client
+
+
+def translate(call: Callable[[], T], action: str) -> T:
+    """Run a docker SDK call; engine/connection failures become Nexus errors."""
+    import docker.errors
+    import requests
+
+    try:
+        return call()
+    except NexusError:
+        raise
+    except requests.exceptions.ConnectionError as exc:
+        raise docker_unavailable(str(exc)) from None
+    except docker.errors.APIError as exc:
+        raise NexusError(
+            ErrorCode.DOCKER_ERROR,
+            f"Docker failed to {action}: {exc.explanation or exc}",
+            "Check `docker info` and the engine's log.",
+        ) from None
+    except docker.errors.DockerException as exc:
+        raise docker_unavailable(str(exc)) from None
+
+
+def container_or_none(client: Any, ref: str) -> Any | None:
+    import docker.errors
+
+    try:
+        return client.containers.get(ref)
+    except docker.errors.NotFound:
+        return None

@@ -1,0 +1,1 @@
+"""The `nexus` command line: a thin adapter over the service layer."""

@@ -1,0 +1,71 @@
+"""Entry point: runs the typer app and turns every failure into ``CODE: message`` + resolution."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import typer
+
+from ..domain.errors import ErrorCode, ExitCode, NexusError
+from .config_cmd import config_app
+from .output import render_error
+from .workspace import workspace_app
+
+app = typer.Typer(
+    name="nexus",
+    help="Isolated workspaces on Docker and Daytona, reached over SSH.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(workspace_app, name="workspace")
+app.add_typer(config_app, name="config")
+
+
+@app.command("version")
+def version(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """Print the Nexus version."""
+    from .. import __version__
+
+    if as_json:
+        from .output import print_json
+
+        print_json({"version": __version__})
+    else:
+        typer.echo(f"nexus {__version__}")
+
+
+def _wants_json(argv: list[str]) -> bool:
+    return "--json" in argv[: argv.index("--")] if "--" in argv else "--json" in argv
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    level = logging.DEBUG if os.environ.get("NEXUS_DEBUG") else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    as_json = _wants_json(args)
+    try:
+        app(args=args, prog_name="nexus")  # exits by itself on success and on usage errors
+    except NexusError as error:
+        render_error(error, as_json)
+        sys.exit(getattr(error, "exit_override", None) or int(error.exit_code))
+    except KeyboardInterrupt:
+        sys.stderr.write("Interrupted.\n")
+        sys.exit(130)
+    except Exception as error:  # never a traceback, unless asked for
+        if os.environ.get("NEXUS_DEBUG"):
+            raise
+        render_error(
+            NexusError(
+                ErrorCode.INTERNAL_ERROR,
+                f"unexpected {type(error).__name__}: {error}",
+                "Re-run with NEXUS_DEBUG=1 for details and report it.",
+            ),
+            as_json,
+        )
+        sys.exit(int(ExitCode.INTERNAL))
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""Human output (rich, on stderr for progress) and machine output (``--json`` on stdout)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.status import Status
+
+from ..domain.errors import NexusError
+
+stdout_console = Console(highlight=False, soft_wrap=True)
+stderr_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def render_error(error: NexusError, as_json: bool) -> None:
+    if as_json:
+        print_json({"error": error.to_dict()})
+        return
+    stderr_console.print(f"[bold red]{error.code}[/]: {error.message}", markup=True)
+    if error.resolution:
+        stderr_console.print(f"  [dim]→ {error.resolution}[/]", markup=True)
+
+
+class CliProgress:
+    """Progress for the terminal: a live spinner on a TTY, plain lines otherwise, silence in --json."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self._quiet = quiet
+        self._live = stderr_console.is_terminal and not quiet
+        self._status: Status | None = None
+        self._phase: str | None = None
+        self._message = ""
+        self._started = time.monotonic()
+
+    def __enter__(self) -> CliProgress:
+        if self._live:
+            self._status = stderr_console.status("Working…")
+            self._status.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._status is not None:
+            self._status.stop()
+        if exc[0] is None:
+            self._finish_phase()
+
+    def _finish_phase(self) -> None:
+        if self._phase and not self._quiet:
+            elapsed = time.monotonic() - self._started
+            stderr_console.print(f"[green]✓[/] {self._message} [dim]({elapsed:.1f}s)[/]")
+
+    def step(self, phase: str, message: str) -> None:
+        self._finish_phase()
+        self._phase, self._message, self._started = phase, message, time.monotonic()
+        if self._status is not None:
+            self._status.update(message + "…")
+        elif not self._quiet:
+            stderr_console.print(f"• {message}…")
+
+    def detail(self, message: str, percent: int | None = None) -> None:
+        if self._status is not None:
+            self._status.update(f"{self._message}: [dim]{message}[/]")
+
+    def warn(self, message: str) -> None:
+        stderr_console.print(f"[yellow]warning:[/] {message}")

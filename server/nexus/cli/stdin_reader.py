@@ -1,0 +1,36 @@
+"""Forwarding local stdin to a remote command, when stdin is a pipe or a file (not a terminal)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+import sys
+import threading
+
+
+def stdin_is_data() -> bool:
+    try:
+        mode = os.fstat(sys.stdin.fileno()).st_mode
+    except (OSError, ValueError, AttributeError):
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISREG(mode)
+
+
+def stdin_stream() -> asyncio.StreamReader:
+    """An asyncio reader fed by a daemon thread (works for pipes and regular files alike)."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    fd = sys.stdin.fileno()
+
+    def pump() -> None:
+        try:
+            while chunk := os.read(fd, 65536):
+                loop.call_soon_threadsafe(reader.feed_data, chunk)
+        except OSError:
+            pass
+        finally:
+            loop.call_soon_threadsafe(reader.feed_eof)
+
+    threading.Thread(target=pump, name="nexus-stdin", daemon=True).start()
+    return reader

@@ -1,0 +1,310 @@
+"""`nexus workspace …`: create, start, stop, delete, list, info, exec, ssh, shell."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from rich.table import Table
+
+from ..domain.errors import ErrorCode, ExitCode, NexusError
+from ..domain.models import BackendType, Workspace, WorkspaceStatus
+from ..service.context import NexusContext
+from ..service.workspaces import CreateOptions, WorkspaceInfo, WorkspaceService
+from .output import CliProgress, print_json, stdout_console
+from .stdin_reader import stdin_is_data, stdin_stream
+
+T = TypeVar("T")
+
+workspace_app = typer.Typer(help="Create, use and remove workspaces.", no_args_is_help=True)
+JSON_OPTION = typer.Option(False, "--json", help="Machine-readable output (stable schema).")
+
+_STATUS_STYLE = {
+    WorkspaceStatus.RUNNING: "green",
+    WorkspaceStatus.STOPPED: "yellow",
+    WorkspaceStatus.MISSING: "red",
+    WorkspaceStatus.ERROR: "red",
+    WorkspaceStatus.UNKNOWN: "dim",
+}
+
+
+def _run(work: Callable[[WorkspaceService], Awaitable[T]]) -> T:
+    context = NexusContext()
+    try:
+        return asyncio.run(work(WorkspaceService(context)))
+    finally:
+        context.close()
+
+
+def _parse_labels(values: list[str]) -> dict[str, str]:
+    labels = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise NexusError(
+                ErrorCode.INVALID_ARGUMENT,
+                f"label {item!r} is not KEY=VALUE",
+                "Pass labels as --label team=platform.",
+            )
+        labels[key] = value
+    return labels
+
+
+def _endpoint(ws: Workspace) -> str:
+    return f"{ws.ssh_user}@{ws.ssh_host}:{ws.ssh_port}" if ws.ssh_port else "-"
+
+
+def _print_workspace(ws: Workspace, title: str | None = None) -> None:
+    if title:
+        stdout_console.print(title)
+    style = _STATUS_STYLE.get(ws.status, "")
+    rows = [
+        ("Name", ws.name),
+        ("Backend", ws.backend.value),
+        ("Status", f"[{style}]{ws.status.value}[/]" if style else ws.status.value),
+        ("SSH", f"ssh {ws.ssh_alias}  ({_endpoint(ws)})"),
+        ("Path", f"{ws.local_path or '-'} → {ws.remote_path}"),
+    ]
+    if ws.branch:
+        rows.append(("Branch", ws.branch))
+    res = ws.resources
+    rows.append(
+        (
+            "Resources",
+            f"cpu {res.cpu or 'unlimited'}, memory {f'{res.memory_gb:g} GB' if res.memory_gb else 'unlimited'}, "
+            f"disk {f'{res.disk_gb:g} GB' if res.disk_gb else '-'}",
+        )
+    )
+    for key, value in rows:
+        stdout_console.print(f"  [bold]{key:<10}[/] {value}")
+
+
+@workspace_app.command("create")
+def create(
+    name: str = typer.Argument(..., help="Workspace name (lowercase DNS label)."),
+    backend: BackendType | None = typer.Option(None, "--backend", help="docker or daytona (default: config)."),
+    cpu: float | None = typer.Option(None, "--cpu", help="CPU cores (a real container limit on Docker)."),
+    memory: float | None = typer.Option(None, "--memory", help="Memory in GB (a real limit on Docker)."),
+    disk: float | None = typer.Option(None, "--disk", help="Disk in GB (recorded on Docker)."),
+    source: Path | None = typer.Option(None, "--from", help="Folder to mount at /workspace (default: current directory)."),
+    image: str | None = typer.Option(None, "--image", help="Base image for the workspace image (Debian-based)."),
+    label: list[str] = typer.Option([], "--label", help="KEY=VALUE label (repeatable)."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Create a workspace and wait until it answers over SSH."""
+    options = CreateOptions(
+        name=name,
+        backend=backend,
+        cpu=cpu,
+        memory_gb=memory,
+        disk_gb=disk,
+        image=image,
+        source_path=source,
+        labels=_parse_labels(label),
+    )
+
+    async def work(service: WorkspaceService) -> Workspace:
+        with CliProgress(quiet=as_json) as progress:
+            return await service.create(options, progress)
+
+    ws = _run(work)
+    if as_json:
+        print_json(ws.public_dict())
+    else:
+        _print_workspace(ws, f"[green]Workspace [bold]{ws.name}[/] is ready.[/]")
+        stdout_console.print(f"\n  Run a command: [bold]nexus workspace exec {ws.name} -- <command>[/]")
+
+
+def _lifecycle(action: str, name: str, as_json: bool) -> None:
+    async def work(service: WorkspaceService) -> Workspace:
+        with CliProgress(quiet=as_json) as progress:
+            method = service.start if action == "start" else service.stop
+            return await method(name, progress)
+
+    ws = _run(work)
+    if as_json:
+        print_json(ws.public_dict())
+    else:
+        stdout_console.print(f"Workspace [bold]{ws.name}[/] is {ws.status.value}.")
+
+
+@workspace_app.command("start")
+def start(name: str = typer.Argument(...), as_json: bool = JSON_OPTION) -> None:
+    """Start a stopped workspace (same SSH port and host key as before)."""
+    _lifecycle("start", name, as_json)
+
+
+@workspace_app.command("stop")
+def stop(name: str = typer.Argument(...), as_json: bool = JSON_OPTION) -> None:
+    """Stop a workspace; its files and settings are kept."""
+    _lifecycle("stop", name, as_json)
+
+
+@workspace_app.command("delete")
+def delete(
+    name: str = typer.Argument(...),
+    force: bool = typer.Option(False, "--force", "-f", help="Remove the record even if the backend cannot clean up."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Delete a workspace and its container; your source folder is never touched."""
+
+    async def work(service: WorkspaceService) -> Workspace:
+        with CliProgress(quiet=as_json) as progress:
+            return await service.delete(name, progress, force=force)
+
+    ws = _run(work)
+    if as_json:
+        print_json({"deleted": ws.name, "backend": ws.backend.value})
+    else:
+        stdout_console.print(f"Workspace [bold]{ws.name}[/] deleted.")
+
+
+@workspace_app.command("list")
+def list_(
+    backend_filter: BackendType | None = typer.Option(None, "--backend-filter", help="Only this backend."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """List workspaces with their live status."""
+    workspaces = _run(lambda service: service.list(backend_filter))
+    if as_json:
+        print_json({"workspaces": [ws.public_dict() for ws in workspaces]})
+        return
+    if not workspaces:
+        stdout_console.print("No workspaces. Create one with [bold]nexus workspace create NAME[/].")
+        return
+    table = Table(box=None, pad_edge=False)
+    for column in ("NAME", "BACKEND", "STATUS", "SSH", "PATH"):
+        table.add_column(column)
+    for ws in workspaces:
+        style = _STATUS_STYLE.get(ws.status, "")
+        table.add_row(
+            ws.name,
+            ws.backend.value,
+            f"[{style}]{ws.status.value}[/]" if style else ws.status.value,
+            _endpoint(ws),
+            ws.local_path or "-",
+        )
+    stdout_console.print(table)
+
+
+@workspace_app.command("info")
+def info(name: str = typer.Argument(...), as_json: bool = JSON_OPTION) -> None:
+    """Backend, status, SSH endpoint, resources and capabilities of one workspace."""
+    result: WorkspaceInfo = _run(lambda service: service.info(name))
+    if as_json:
+        print_json(result.to_json_dict())
+        return
+    _print_workspace(result.workspace)
+    if result.stats:
+        stats = result.stats
+        used = f"{stats.memory_used_bytes / 2**20:.0f} MiB" if stats.memory_used_bytes is not None else "-"
+        limit = f"{stats.memory_limit_bytes / 2**20:.0f} MiB" if stats.memory_limit_bytes else "-"
+        stdout_console.print(f"  [bold]{'Usage':<10}[/] cpu {stats.cpu_percent}%, memory {used} / {limit}")
+    caps = result.capabilities.to_json_dict()
+    enabled = [k.removeprefix("supports") for k, v in caps.items() if v]
+    stdout_console.print(f"  [bold]{'Supports':<10}[/] {', '.join(enabled)}")
+
+
+@workspace_app.command(
+    "exec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def exec_(
+    name: str = typer.Argument(...),
+    command: list[str] = typer.Argument(..., help="The command, after `--`."),
+    workdir: str | None = typer.Option(None, "--workdir", "-w", help="Remote working directory (default /workspace)."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Run a command in the workspace over SSH; output streams live and the exit code passes through.
+
+    One argument is run as a shell snippet (`exec ws -- 'ls | wc -l'`); several are passed exactly.
+    Nexus's own failures exit 255, like ssh.
+    """
+    out_buffer = bytearray()
+    err_buffer = bytearray()
+
+    def sink(stream: Any, buffer: bytearray) -> Callable[[bytes], None]:
+        def write(chunk: bytes) -> None:
+            if as_json:
+                buffer.extend(chunk)
+            else:
+                stream.buffer.write(chunk)
+                stream.buffer.flush()
+
+        return write
+
+    async def work(service: WorkspaceService) -> int:
+        stdin = stdin_stream() if stdin_is_data() else None
+        return await service.exec(
+            name,
+            command,
+            stdout=sink(sys.stdout, out_buffer),
+            stderr=sink(sys.stderr, err_buffer),
+            stdin=stdin,
+            workdir=workdir,
+        )
+
+    try:
+        code = _run(work)
+    except NexusError as error:
+        error.exit_override = int(ExitCode.REMOTE_FAILURE)  # type: ignore[attr-defined]
+        raise
+    if as_json:
+        print_json(
+            {
+                "exitCode": code,
+                "stdout": out_buffer.decode(errors="replace"),
+                "stderr": err_buffer.decode(errors="replace"),
+            }
+        )
+    raise typer.Exit(code)
+
+
+def _interactive(name: str, command: list[str] | None) -> None:
+    async def work(service: WorkspaceService) -> tuple[Workspace, str]:
+        ws, _ = await service.running_connection(name)
+        return ws, str(service.ctx.paths.ssh_config)
+
+    try:
+        ws, config_file = _run(work)
+        ssh = shutil.which("ssh")
+        if ssh is None:
+            raise NexusError(
+                ErrorCode.SSH_CONNECTION_FAILED,
+                "the OpenSSH client `ssh` is not on PATH",
+                "Install it (Debian/Ubuntu: `apt install openssh-client`).",
+            )
+    except NexusError as error:
+        error.exit_override = int(ExitCode.REMOTE_FAILURE)  # type: ignore[attr-defined]
+        raise
+    remote = f"cd {ws.remote_path} 2>/dev/null; exec ${{SHELL:-/bin/bash}} -l"
+    argv = [ssh, "-F", config_file]
+    if command:
+        argv += [ws.ssh_alias, "--", *command]
+    else:
+        argv += ["-t", ws.ssh_alias, remote]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(ssh, argv)
+
+
+@workspace_app.command(
+    "ssh", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def ssh_(
+    name: str = typer.Argument(...),
+    command: list[str] | None = typer.Argument(None, help="Optional command, after `--`."),
+) -> None:
+    """Open an interactive shell in /workspace (a real TTY, through the system ssh client)."""
+    _interactive(name, command)
+
+
+@workspace_app.command("shell")
+def shell(name: str = typer.Argument(...)) -> None:
+    """Same as `nexus workspace ssh NAME`."""
+    _interactive(name, None)

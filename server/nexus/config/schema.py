@@ -1,0 +1,94 @@
+"""The v2 schema of PRD §5.1, plus the settings Nexus itself needs (documented in docs/config.md)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ..domain.models import BackendType
+
+IdeName = Literal["code", "cursor", "code-insiders", "codium"]
+IdeMode = Literal["remote-ssh", "local"]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DefaultResources(Section):
+    cpu: float = Field(default=2, gt=0)
+    memory: float = Field(default=4, gt=0, description="GB")
+    disk: float = Field(default=20, gt=0, description="GB")
+
+
+class WorkspaceSettings(Section):
+    default_backend: BackendType = BackendType.DOCKER
+    auto_start: bool = True
+    storage_path: str = "~/.nexus/workspaces"
+    ide: IdeName | None = None
+    ide_mode: dict[BackendType, IdeMode] = Field(
+        default_factory=lambda: {BackendType.DOCKER: "local", BackendType.DAYTONA: "remote-ssh"}
+    )
+    worktree: bool = True
+
+
+class SyncSettings(Section):
+    default_beta: Literal["remote", "local"] = "remote"
+    ignore_patterns: list[str] = Field(default_factory=lambda: [".git", "node_modules", "*.log"])
+
+
+class SshSettings(Section):
+    forward_agent: bool = True
+    server_alive_interval: int = Field(default=30, ge=0)
+    server_alive_count_max: int = Field(default=4, ge=1)
+    manage_user_config: bool = True
+    connect_timeout: float = Field(default=60, gt=0, description="seconds to wait for sshd")
+
+
+class DockerSettings(Section):
+    enabled: bool = True
+    base_image: str = "debian:bookworm-slim"
+    host: str | None = None  # DOCKER_HOST override
+    default_resources: DefaultResources | None = None
+    port_range: tuple[int, int] = (32800, 34999)
+
+    @field_validator("port_range")
+    @classmethod
+    def _ordered(cls, value: tuple[int, int]) -> tuple[int, int]:
+        low, high = value
+        if not (1024 <= low <= high <= 65535):
+            raise ValueError("port_range must be two ports, low <= high, within 1024-65535")
+        return value
+
+
+class DaytonaSyncSettings(Section):
+    use_file_api_threshold: int = Field(default=100, ge=0)
+    use_process_api_threshold: float = Field(default=5, ge=0)
+
+
+class DaytonaSettings(Section):
+    enabled: bool = True
+    api_key: str | None = "${DAYTONA_API_KEY}"
+    api_url: str = "https://app.daytona.io/api"
+    default_region: str | None = None
+    auto_stop_interval: int = Field(default=30, ge=0, description="minutes, 0 = never")
+    image: str | None = None
+    default_resources: DefaultResources = Field(default_factory=DefaultResources)
+    sync: DaytonaSyncSettings = Field(default_factory=DaytonaSyncSettings)
+
+
+class BackendsSettings(Section):
+    docker: DockerSettings = Field(default_factory=DockerSettings)
+    daytona: DaytonaSettings = Field(default_factory=DaytonaSettings)
+
+
+class NexusConfig(Section):
+    version: Literal["2"] = "2"
+    workspace: WorkspaceSettings = Field(default_factory=WorkspaceSettings)
+    sync: SyncSettings = Field(default_factory=SyncSettings)
+    ssh: SshSettings = Field(default_factory=SshSettings)
+    backends: BackendsSettings = Field(default_factory=BackendsSettings)
+
+
+SECRET_KEYS = frozenset({"backends.daytona.api_key"})

@@ -1,0 +1,1 @@
+"""Domain models and contracts: no I/O, no third-party SDKs."""

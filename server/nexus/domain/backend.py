@@ -1,0 +1,59 @@
+"""The Backend protocol (PRD §2.2): lifecycle + SSH endpoint as the common abstraction, escape hatches beside it."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from .models import (
+    BackendCapabilities,
+    BackendType,
+    CreateRequest,
+    ProviderOperation,
+    ProvisionKeys,
+    ProvisionedWorkspace,
+    ResourceStats,
+    SSHConnection,
+    Workspace,
+    WorkspaceStatus,
+)
+from .progress import Progress
+
+
+class PortAllocator(Protocol):
+    """Hands out host ports unique across every workspace and process (the state store does this)."""
+
+    def allocate_port(self, name: str, purpose: str, low: int, high: int) -> int: ...
+
+    def release_ports(self, name: str) -> None: ...
+
+
+class Backend(Protocol):
+    """A place workspaces live. Methods take the stored ``Workspace`` so backends stay stateless."""
+
+    type: BackendType
+
+    async def create(
+        self, request: CreateRequest, keys: ProvisionKeys, progress: Progress
+    ) -> ProvisionedWorkspace: ...
+
+    async def start(self, workspace: Workspace, progress: Progress) -> None: ...
+
+    async def stop(self, workspace: Workspace, progress: Progress) -> None: ...
+
+    async def delete(self, workspace: Workspace, progress: Progress) -> None: ...
+
+    async def get_ssh_connection(self, workspace: Workspace) -> SSHConnection: ...
+
+    async def get_status(self, workspace: Workspace) -> WorkspaceStatus: ...
+
+    async def get_statuses(self, workspaces: list[Workspace]) -> dict[str, WorkspaceStatus]:
+        """Status of many workspaces in one round trip (``list`` must stay fast)."""
+        ...
+
+    async def get_resource_stats(self, workspace: Workspace) -> ResourceStats | None: ...
+
+    def get_capabilities(self) -> BackendCapabilities: ...
+
+    async def execute_provider_specific(
+        self, workspace: Workspace | None, operation: ProviderOperation
+    ) -> Any: ...

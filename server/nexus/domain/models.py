@@ -1,0 +1,163 @@
+"""Domain models shared by every layer (pydantic; serialised camelCase for CLI ``--json`` and the sidecar)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+REMOTE_PATH = "/workspace"
+SSH_ALIAS_PREFIX = "nexus-"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def ssh_alias(name: str) -> str:
+    return f"{SSH_ALIAS_PREFIX}{name}"
+
+
+class Model(BaseModel):
+    """Base: camelCase on the wire, snake_case in Python."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+class BackendType(StrEnum):
+    DOCKER = "docker"
+    DAYTONA = "daytona"
+
+
+class WorkspaceStatus(StrEnum):
+    CREATING = "creating"
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    DELETING = "deleting"
+    ERROR = "error"
+    MISSING = "missing"  # the backend no longer has it (removed behind Nexus's back)
+    UNKNOWN = "unknown"  # the backend could not be asked
+
+
+class Resources(Model):
+    cpu: float | None = None
+    memory_gb: float | None = None
+    disk_gb: float | None = None
+
+
+class CreateRequest(Model):
+    name: str
+    backend: BackendType = BackendType.DOCKER
+    resources: Resources = Field(default_factory=Resources)
+    image: str | None = None
+    source_path: Path | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    # Daytona-only options (validated by the backend that reads them).
+    region: str | None = None
+    auto_stop_minutes: int | None = None
+    ephemeral: bool = False
+    snapshot: str | None = None
+    git_url: str | None = None
+    git_branch: str | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    # Extra bind mounts (host path -> same container path), e.g. a worktree's common git dir.
+    extra_mounts: list[Path] = Field(default_factory=list)
+
+
+class SSHConnection(Model):
+    """The universal interface: everything a client needs to reach a workspace over SSH."""
+
+    host: str
+    port: int
+    username: str
+    private_key: str | None = Field(default=None, repr=False)  # OpenSSH PEM; None = token auth
+    private_key_path: Path | None = None
+    host_key: str | None = None  # "ssh-ed25519 AAAA..." to pin, None = unknown (trust on first use)
+    expires_at: datetime | None = None  # for expiring credentials (Daytona tokens)
+
+
+class BackendCapabilities(Model):
+    supports_ssh: bool = True
+    supports_sync: bool = True
+    supports_direct_volume_management: bool = False
+    supports_image_caching: bool = False
+    supports_snapshots: bool = False
+    supports_lsp: bool = False
+    supports_web_previews: bool = False
+    supports_process_api: bool = False
+    supports_file_api: bool = False
+
+
+class ProviderOperation(Model):
+    """An escape hatch: ``type`` like ``daytona.snapshot.create``, free-form ``params``."""
+
+    type: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class ResourceStats(Model):
+    cpu_percent: float | None = None
+    memory_used_bytes: int | None = None
+    memory_limit_bytes: int | None = None
+
+
+class ProvisionKeys(Model):
+    """Keys Nexus generated for a new workspace: who may log in, and what the server proves itself with."""
+
+    authorized_key: str
+    host_private_key: str = Field(repr=False)
+    host_public_key: str
+
+
+class ProvisionedWorkspace(Model):
+    """What a backend reports after creating a workspace."""
+
+    backend_id: str
+    ssh: SSHConnection
+    image: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class Workspace(Model):
+    """A workspace as Nexus records it (the state store row)."""
+
+    name: str
+    backend: BackendType
+    status: WorkspaceStatus
+    backend_id: str | None = None
+    ssh_host: str | None = None
+    ssh_port: int | None = None
+    ssh_user: str | None = None
+    host_key: str | None = None
+    remote_path: str = REMOTE_PATH
+    local_path: str | None = None
+    branch: str | None = None
+    image: str | None = None
+    resources: Resources = Field(default_factory=Resources)
+    labels: dict[str, str] = Field(default_factory=dict)
+    ports: dict[str, int] = Field(default_factory=dict)  # purpose -> host port
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def ssh_alias(self) -> str:
+        return ssh_alias(self.name)
+
+    def public_dict(self) -> dict[str, Any]:
+        """The stable JSON shape (docs/sidecar-protocol.md ``Workspace``)."""
+        data = self.to_json_dict()
+        data.pop("hostKey", None)
+        data.pop("metadata", None)
+        data.pop("ports", None)
+        data["sshAlias"] = self.ssh_alias
+        return data

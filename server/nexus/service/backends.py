@@ -1,0 +1,49 @@
+"""Backend registry: builds each backend from config on first use (their SDKs are imported lazily)."""
+
+from __future__ import annotations
+
+from ..config.schema import NexusConfig
+from ..domain.backend import Backend
+from ..domain.errors import ErrorCode, NexusError
+from ..domain.models import BackendCapabilities, BackendType
+from ..store import StateStore
+
+
+class BackendRegistry:
+    def __init__(self, config: NexusConfig, store: StateStore) -> None:
+        self._config = config
+        self._store = store
+        self._backends: dict[BackendType, Backend] = {}
+
+    def get(self, backend_type: BackendType) -> Backend:
+        if backend_type not in self._backends:
+            self._backends[backend_type] = self._build(backend_type)
+        return self._backends[backend_type]
+
+    def _build(self, backend_type: BackendType) -> Backend:
+        settings = getattr(self._config.backends, backend_type.value)
+        if not settings.enabled:
+            raise NexusError(
+                ErrorCode.BACKEND_DISABLED,
+                f"the {backend_type.value} backend is disabled in the config",
+                f"Run `nexus config set backends.{backend_type.value}.enabled true`.",
+            )
+        if backend_type is BackendType.DOCKER:
+            from ..backends.docker.backend import DockerBackend
+
+            docker = self._config.backends.docker
+            return DockerBackend(
+                self._store,
+                self._store.installation_id,
+                base_image=docker.base_image,
+                host=docker.host,
+                port_range=docker.port_range,
+            )
+        raise NexusError(
+            ErrorCode.CAPABILITY_NOT_SUPPORTED,
+            f"the {backend_type.value} backend is not available in this version of Nexus",
+            "Use `--backend docker`.",
+        )
+
+    def capabilities(self, backend_type: BackendType) -> BackendCapabilities:
+        return self.get(backend_type).get_capabilities()

@@ -1,0 +1,365 @@
+"""Workspace use cases: create, start, stop, delete, list, info, exec, connection details."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..access import exec as ssh_exec
+from ..access.keys import ensure_client_key, generate_ed25519
+from ..domain.errors import ErrorCode, NexusError, workspace_not_running
+from ..domain.models import (
+    REMOTE_PATH,
+    BackendCapabilities,
+    BackendType,
+    CreateRequest,
+    ProvisionKeys,
+    Resources,
+    ResourceStats,
+    SSHConnection,
+    Workspace,
+    WorkspaceStatus,
+)
+from ..domain.names import validate_name
+from ..domain.progress import NullProgress, Progress
+from ..fsutil import atomic_write
+from ..paths import ensure_dir
+from .context import NexusContext
+from .ssh_files import SshFiles
+
+log = logging.getLogger(__name__)
+
+_TRANSITIONAL = {
+    WorkspaceStatus.CREATING,
+    WorkspaceStatus.STARTING,
+    WorkspaceStatus.STOPPING,
+    WorkspaceStatus.DELETING,
+}
+
+
+@dataclass
+class WorkspaceInfo:
+    workspace: Workspace
+    capabilities: BackendCapabilities
+    stats: ResourceStats | None
+
+    def to_json_dict(self) -> dict[str, Any]:
+        data = self.workspace.public_dict()
+        data["capabilities"] = self.capabilities.to_json_dict()
+        data["stats"] = self.stats.to_json_dict() if self.stats else None
+        return data
+
+
+@dataclass
+class CreateOptions:
+    """What a user asks for at create (CLI flags / sidecar params), before defaults apply."""
+
+    name: str
+    backend: BackendType | None = None
+    cpu: float | None = None
+    memory_gb: float | None = None
+    disk_gb: float | None = None
+    image: str | None = None
+    source_path: Path | None = None
+    labels: dict[str, str] | None = None
+
+
+class WorkspaceService:
+    def __init__(self, context: NexusContext) -> None:
+        self.ctx = context
+        self.ssh_files = SshFiles(context)
+
+    # ---- helpers -----------------------------------------------------------------------------
+    @property
+    def _store(self) -> Any:
+        return self.ctx.store
+
+    def _backend(self, backend_type: BackendType) -> Any:
+        return self.ctx.backends.get(backend_type)
+
+    def get(self, name: str) -> Workspace:
+        return self._store.get(validate_name(name))
+
+    def _resolve_resources(self, options: CreateOptions, backend: BackendType) -> Resources:
+        defaults = getattr(self.ctx.config.backends, backend.value).default_resources
+        return Resources(
+            cpu=options.cpu if options.cpu is not None else (defaults.cpu if defaults else None),
+            memory_gb=options.memory_gb
+            if options.memory_gb is not None
+            else (defaults.memory if defaults else None),
+            disk_gb=options.disk_gb
+            if options.disk_gb is not None
+            else (defaults.disk if defaults else None),
+        )
+
+    def _check_resources(self, resources: Resources) -> None:
+        for field, value in (
+            ("--cpu", resources.cpu),
+            ("--memory", resources.memory_gb),
+            ("--disk", resources.disk_gb),
+        ):
+            if value is not None and value <= 0:
+                raise NexusError(
+                    ErrorCode.INVALID_ARGUMENT,
+                    f"{field} must be a positive number (got {value})",
+                    "Pass a value greater than 0.",
+                )
+
+    def _source_path(self, given: Path | None) -> Path:
+        path = (given or Path.cwd()).expanduser()
+        if not path.is_dir():
+            raise NexusError(
+                ErrorCode.SOURCE_NOT_FOUND,
+                f"source folder {path} does not exist or is not a folder",
+                "Pass an existing folder with --from PATH.",
+            )
+        return path.resolve()
+
+    def _new_keys(self, name: str) -> ProvisionKeys:
+        _, client_public = ensure_client_key(self.ctx.paths)
+        host = generate_ed25519(f"nexus-{name}")
+        key_file = ensure_dir(self.ctx.paths.host_keys_dir) / f"{name}_ed25519"
+        atomic_write(key_file, host.private_openssh, mode=0o600)
+        return ProvisionKeys(
+            authorized_key=client_public,
+            host_private_key=host.private_openssh,
+            host_public_key=host.public_openssh,
+        )
+
+    def _forget_keys(self, name: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            (self.ctx.paths.host_keys_dir / f"{name}_ed25519").unlink()
+
+    # ---- create ------------------------------------------------------------------------------
+    async def create(self, options: CreateOptions, progress: Progress | None = None) -> Workspace:
+        progress = progress or NullProgress()
+        name = validate_name(options.name)
+        backend_type = options.backend or self.ctx.config.workspace.default_backend
+        backend = self._backend(backend_type)
+        resources = self._resolve_resources(options, backend_type)
+        self._check_resources(resources)
+        source = self._source_path(options.source_path)
+        request = CreateRequest(
+            name=name,
+            backend=backend_type,
+            resources=resources,
+            image=options.image,
+            source_path=source,
+            labels=options.labels or {},
+        )
+        self._store.reserve(
+            Workspace(
+                name=name,
+                backend=backend_type,
+                status=WorkspaceStatus.CREATING,
+                local_path=str(source),
+                resources=resources,
+                labels=request.labels,
+            )
+        )
+        try:
+            keys = await asyncio.to_thread(self._new_keys, name)
+            provisioned = await backend.create(request, keys, progress)
+            self._store.update(
+                name,
+                backend_id=provisioned.backend_id,
+                ssh_host=provisioned.ssh.host,
+                ssh_port=provisioned.ssh.port,
+                ssh_user=provisioned.ssh.username,
+                host_key=provisioned.ssh.host_key,
+                image=provisioned.image,
+                metadata=provisioned.metadata,
+            )
+            self.ssh_files.refresh()
+            progress.step("ssh", "Waiting for SSH")
+            await self._wait_ssh(self.get(name))
+            return self._store.update(name, status=WorkspaceStatus.RUNNING)
+        except BaseException:
+            await asyncio.shield(self._undo_create(name, progress))
+            raise
+
+    async def _undo_create(self, name: str, progress: Progress) -> None:
+        """Remove everything a failed or cancelled create made: container, ports, row, keys."""
+        workspace = self._store.find(name)
+        if workspace is None:
+            return
+        try:
+            await self._backend(workspace.backend).delete(workspace, NullProgress())
+        except Exception as exc:  # keep the original error; report this one
+            progress.warn(f"cleanup after failed create: {exc}")
+            log.warning("cleanup after failed create of %s: %s", name, exc)
+        self._store.remove(name)
+        self._forget_keys(name)
+        self.ssh_files.refresh()
+
+    async def _wait_ssh(self, workspace: Workspace) -> None:
+        conn = await self.connection(workspace, refresh_files=False)
+        await ssh_exec.wait_ready(conn, timeout=self.ctx.config.ssh.connect_timeout)
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+    def _claim(self, workspace: Workspace, transition: WorkspaceStatus) -> WorkspaceStatus:
+        """Mark a workspace busy; refuse if another process is mid-operation on it."""
+        if workspace.status in _TRANSITIONAL and workspace.status is not transition:
+            raise NexusError(
+                ErrorCode.WORKSPACE_BUSY,
+                f"workspace '{workspace.name}' is {workspace.status.value}",
+                "Wait for that operation to finish, then retry.",
+            )
+        allowed = set(WorkspaceStatus) - _TRANSITIONAL
+        if not self._store.set_status_if(workspace.name, allowed, transition):
+            raise NexusError(
+                ErrorCode.WORKSPACE_BUSY,
+                f"workspace '{workspace.name}' is being changed by another process",
+                "Wait for that operation to finish, then retry.",
+            )
+        return workspace.status
+
+    async def start(self, name: str, progress: Progress | None = None) -> Workspace:
+        progress = progress or NullProgress()
+        workspace = self.get(name)
+        backend = self._backend(workspace.backend)
+        previous = self._claim(workspace, WorkspaceStatus.STARTING)
+        try:
+            await backend.start(workspace, progress)
+            self.ssh_files.refresh()
+            progress.step("ssh", "Waiting for SSH")
+            await self._wait_ssh(workspace)
+        except BaseException:
+            await asyncio.shield(self._settle(workspace, previous))
+            raise
+        return self._store.update(name, status=WorkspaceStatus.RUNNING)
+
+    async def stop(self, name: str, progress: Progress | None = None) -> Workspace:
+        progress = progress or NullProgress()
+        workspace = self.get(name)
+        backend = self._backend(workspace.backend)
+        previous = self._claim(workspace, WorkspaceStatus.STOPPING)
+        try:
+            await backend.stop(workspace, progress)
+        except BaseException:
+            await asyncio.shield(self._settle(workspace, previous))
+            raise
+        return self._store.update(name, status=WorkspaceStatus.STOPPED)
+
+    async def _settle(self, workspace: Workspace, fallback: WorkspaceStatus) -> None:
+        """After a failed transition, record what the backend really says (or the old status)."""
+        try:
+            status = await self._backend(workspace.backend).get_status(workspace)
+        except Exception:
+            status = fallback
+        with contextlib.suppress(NexusError):
+            self._store.update(workspace.name, status=status)
+
+    async def delete(
+        self, name: str, progress: Progress | None = None, *, force: bool = False
+    ) -> Workspace:
+        progress = progress or NullProgress()
+        workspace = self.get(name)
+        if not force:
+            self._claim(workspace, WorkspaceStatus.DELETING)
+        else:
+            self._store.update(name, status=WorkspaceStatus.DELETING)
+        try:
+            backend = self._backend(workspace.backend)
+            await backend.delete(workspace, progress)
+        except NexusError as exc:
+            if not force:
+                await asyncio.shield(self._settle(workspace, workspace.status))
+                raise
+            progress.warn(f"backend cleanup failed, removing the record anyway: {exc.message}")
+        self._store.remove(name)
+        self._forget_keys(name)
+        self.ssh_files.refresh()
+        return workspace
+
+    # ---- queries -----------------------------------------------------------------------------
+    async def list(self, backend: BackendType | None = None, *, refresh: bool = True) -> list[Workspace]:
+        """All workspaces; with ``refresh`` each status is read from its engine (one call per backend)."""
+        workspaces: list[Workspace] = self._store.list(backend)
+        if not refresh:
+            return workspaces
+        by_backend: dict[BackendType, list[Workspace]] = {}
+        for ws in workspaces:
+            by_backend.setdefault(ws.backend, []).append(ws)
+        statuses: dict[str, WorkspaceStatus] = {}
+        for backend_type, group in by_backend.items():
+            try:
+                statuses.update(await self._backend(backend_type).get_statuses(group))
+            except NexusError as exc:
+                log.warning("cannot refresh %s statuses: %s", backend_type.value, exc.message)
+                statuses.update({ws.name: WorkspaceStatus.UNKNOWN for ws in group})
+        return [self._reconcile(ws, statuses.get(ws.name)) for ws in workspaces]
+
+    def _reconcile(self, workspace: Workspace, observed: WorkspaceStatus | None) -> Workspace:
+        """Record what the engine says, unless an operation is in flight (it owns the status)."""
+        if observed is None or workspace.status in _TRANSITIONAL:
+            return workspace
+        if observed is WorkspaceStatus.UNKNOWN:
+            return workspace.model_copy(update={"status": observed})
+        if observed is not workspace.status:
+            with contextlib.suppress(NexusError):
+                return self._store.update(workspace.name, status=observed)
+        return workspace
+
+    async def refresh(self, name: str) -> Workspace:
+        workspace = self.get(name)
+        try:
+            observed = await self._backend(workspace.backend).get_status(workspace)
+        except NexusError as exc:
+            log.warning("cannot refresh %s: %s", name, exc.message)
+            observed = WorkspaceStatus.UNKNOWN
+        return self._reconcile(workspace, observed)
+
+    async def info(self, name: str) -> WorkspaceInfo:
+        workspace = await self.refresh(name)
+        backend = self._backend(workspace.backend)
+        stats = None
+        if workspace.status is WorkspaceStatus.RUNNING:
+            with contextlib.suppress(NexusError):
+                stats = await backend.get_resource_stats(workspace)
+        return WorkspaceInfo(workspace, backend.get_capabilities(), stats)
+
+    # ---- access ------------------------------------------------------------------------------
+    async def connection(
+        self, workspace: Workspace, *, refresh_files: bool = True
+    ) -> SSHConnection:
+        """The SSH endpoint with Nexus's client key; fresh credentials, current ssh files."""
+        conn: SSHConnection = await self._backend(workspace.backend).get_ssh_connection(workspace)
+        if conn.private_key is None and conn.private_key_path is None:
+            key_path, _ = ensure_client_key(self.ctx.paths)
+            conn = conn.model_copy(update={"private_key_path": key_path})
+        if refresh_files:
+            self.ssh_files.refresh()
+        return conn
+
+    async def running_connection(self, name: str) -> tuple[Workspace, SSHConnection]:
+        workspace = await self.refresh(name)
+        if workspace.status is not WorkspaceStatus.RUNNING:
+            raise workspace_not_running(name, workspace.status.value)
+        return workspace, await self.connection(workspace)
+
+    async def exec(
+        self,
+        name: str,
+        argv: list[str],
+        *,
+        stdout: ssh_exec.OutputSink,
+        stderr: ssh_exec.OutputSink,
+        stdin: asyncio.StreamReader | None = None,
+        workdir: str | None = None,
+    ) -> int:
+        workspace, conn = await self.running_connection(name)
+        return await ssh_exec.run(
+            conn,
+            argv,
+            stdout=stdout,
+            stderr=stderr,
+            stdin=stdin,
+            workdir=workdir or workspace.remote_path or REMOTE_PATH,
+            forward_agent=self.ctx.config.ssh.forward_agent,
+            connect_timeout=self.ctx.config.ssh.connect_timeout,
+        )

@@ -1,0 +1,5 @@
+"""The SQLite state store."""
+
+from .db import StateStore
+
+__all__ = ["StateStore"]

@@ -1,0 +1,294 @@
+"""SQLite state store shared by every Nexus process (CLI, sidecars, agents) at once.
+
+WAL mode lets readers run beside a writer; every write is a short ``BEGIN IMMEDIATE``
+transaction, so two processes never interleave a read-modify-write (no lost updates).
+A global ``revision`` counter is bumped by every write, so watchers (the sidecar) can
+notice changes made by any process with one cheap query.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import socket
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ..domain.errors import ErrorCode, NexusError, workspace_not_found
+from ..domain.models import BackendType, Resources, Workspace, WorkspaceStatus, utcnow
+from .migrations import MIGRATIONS
+
+_JSON_FIELDS = ("resources", "labels", "metadata")
+
+
+def _row_to_workspace(row: sqlite3.Row, ports: dict[str, int]) -> Workspace:
+    data = dict(row)
+    return Workspace(
+        name=data["name"],
+        backend=BackendType(data["backend"]),
+        status=WorkspaceStatus(data["status"]),
+        backend_id=data["backend_id"],
+        ssh_host=data["ssh_host"],
+        ssh_port=data["ssh_port"],
+        ssh_user=data["ssh_user"],
+        host_key=data["host_key"],
+        remote_path=data["remote_path"],
+        local_path=data["local_path"],
+        branch=data["branch"],
+        image=data["image"],
+        resources=Resources.model_validate(json.loads(data["resources"])),
+        labels=json.loads(data["labels"]),
+        metadata=json.loads(data["metadata"]),
+        ports=ports,
+        created_at=datetime.fromisoformat(data["created_at"]),
+        updated_at=datetime.fromisoformat(data["updated_at"]),
+    )
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+class StateStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(
+            path, timeout=30.0, isolation_level=None, check_same_thread=False
+        )
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        self._conn.execute("PRAGMA busy_timeout=30000")
+        self._migrate()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # ---- plumbing ----------------------------------------------------------------------------
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            conn = self._conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise NexusError(
+                    ErrorCode.STORE_ERROR,
+                    f"state store {self.path} is busy: {exc}",
+                    "Retry; if it persists, check for a stuck nexus process.",
+                ) from exc
+            try:
+                yield conn
+                conn.execute(
+                    "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'revision'"
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def _migrate(self) -> None:
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                for index in range(version, len(MIGRATIONS)):
+                    for statement in MIGRATIONS[index].split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version = {index + 1}")
+                if version == 0:
+                    conn.execute(
+                        "INSERT OR IGNORE INTO meta (key, value) VALUES ('installation_id', ?)",
+                        (secrets.token_hex(4),),
+                    )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def schema_version(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    @property
+    def installation_id(self) -> str:
+        """A short random id naming this Nexus home's containers, so several homes share one engine."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT value FROM meta WHERE key = 'installation_id'"
+            ).fetchone()
+        return str(row[0])
+
+    def revision(self) -> int:
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()
+        return int(row[0])
+
+    def _ports_of(self, conn: sqlite3.Connection, name: str) -> dict[str, int]:
+        rows = conn.execute("SELECT purpose, port FROM ports WHERE workspace = ?", (name,))
+        return {r["purpose"]: r["port"] for r in rows}
+
+    # ---- workspaces --------------------------------------------------------------------------
+    def reserve(self, workspace: Workspace) -> Workspace:
+        """Insert a new workspace row; the name is taken atomically (WORKSPACE_EXISTS otherwise)."""
+        with self._write() as conn:
+            try:
+                conn.execute(
+                    """INSERT INTO workspaces (name, backend, status, backend_id, ssh_host,
+                    ssh_port, ssh_user, host_key, remote_path, local_path, branch, image,
+                    resources, labels, metadata, created_at, updated_at)
+                    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                    (
+                        workspace.name,
+                        workspace.backend.value,
+                        workspace.status.value,
+                        workspace.backend_id,
+                        workspace.ssh_host,
+                        workspace.ssh_port,
+                        workspace.ssh_user,
+                        workspace.host_key,
+                        workspace.remote_path,
+                        workspace.local_path,
+                        workspace.branch,
+                        workspace.image,
+                        workspace.resources.model_dump_json(),
+                        json.dumps(workspace.labels),
+                        json.dumps(workspace.metadata),
+                        workspace.created_at.isoformat(),
+                        workspace.updated_at.isoformat(),
+                    ),
+                )
+            except sqlite3.IntegrityError:
+                raise NexusError(
+                    ErrorCode.WORKSPACE_EXISTS,
+                    f"workspace '{workspace.name}' already exists",
+                    f"Pick another name, or delete it first: `nexus workspace delete {workspace.name}`.",
+                ) from None
+        return workspace
+
+    def get(self, name: str) -> Workspace:
+        found = self.find(name)
+        if found is None:
+            raise workspace_not_found(name)
+        return found
+
+    def find(self, name: str) -> Workspace | None:
+        with self._lock:
+            row = self._conn.execute("SELECT * FROM workspaces WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                return None
+            return _row_to_workspace(row, self._ports_of(self._conn, name))
+
+    def list(self, backend: BackendType | None = None) -> list[Workspace]:
+        with self._lock:
+            if backend is None:
+                rows = self._conn.execute("SELECT * FROM workspaces ORDER BY name").fetchall()
+            else:
+                rows = self._conn.execute(
+                    "SELECT * FROM workspaces WHERE backend = ? ORDER BY name", (backend.value,)
+                ).fetchall()
+            ports: dict[str, dict[str, int]] = {}
+            for prow in self._conn.execute("SELECT workspace, purpose, port FROM ports"):
+                ports.setdefault(prow["workspace"], {})[prow["purpose"]] = prow["port"]
+            return [_row_to_workspace(r, ports.get(r["name"], {})) for r in rows]
+
+    def update(self, name: str, **changes: Any) -> Workspace:
+        """Change some fields of one row in one transaction (other fields untouched)."""
+        columns: dict[str, Any] = {}
+        for key, value in changes.items():
+            if key in _JSON_FIELDS:
+                value = (
+                    value.model_dump_json() if isinstance(value, Resources) else json.dumps(value)
+                )
+            elif isinstance(value, BackendType | WorkspaceStatus):
+                value = value.value
+            columns[key] = value
+        columns["updated_at"] = utcnow().isoformat()
+        assignments = ", ".join(f"{column} = ?" for column in columns)
+        with self._write() as conn:
+            cursor = conn.execute(
+                f"UPDATE workspaces SET {assignments}, revision = revision + 1 WHERE name = ?",
+                (*columns.values(), name),
+            )
+            if cursor.rowcount == 0:
+                raise workspace_not_found(name)
+        return self.get(name)
+
+    def update_metadata(self, name: str, mutate: Callable[[dict[str, Any]], None]) -> Workspace:
+        """Read-modify-write the metadata JSON inside one transaction."""
+        with self._write() as conn:
+            row = conn.execute("SELECT metadata FROM workspaces WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                raise workspace_not_found(name)
+            metadata = json.loads(row["metadata"])
+            mutate(metadata)
+            conn.execute(
+                "UPDATE workspaces SET metadata = ?, updated_at = ?, revision = revision + 1 "
+                "WHERE name = ?",
+                (json.dumps(metadata), utcnow().isoformat(), name),
+            )
+        return self.get(name)
+
+    def set_status_if(self, name: str, expected: set[WorkspaceStatus], new: WorkspaceStatus) -> bool:
+        """Compare-and-set the status: True if it was one of ``expected`` and is now ``new``."""
+        placeholders = ",".join("?" for _ in expected)
+        with self._write() as conn:
+            cursor = conn.execute(
+                f"UPDATE workspaces SET status = ?, updated_at = ?, revision = revision + 1 "
+                f"WHERE name = ? AND status IN ({placeholders})",
+                (new.value, utcnow().isoformat(), name, *[s.value for s in expected]),
+            )
+            return cursor.rowcount == 1
+
+    def remove(self, name: str) -> None:
+        with self._write() as conn:
+            conn.execute("DELETE FROM ports WHERE workspace = ?", (name,))
+            conn.execute("DELETE FROM workspaces WHERE name = ?", (name,))
+
+    # ---- ports -------------------------------------------------------------------------------
+    def allocate_port(self, name: str, purpose: str, low: int, high: int) -> int:
+        """Give ``name`` a host port for ``purpose`` from [low, high], unique across all workspaces.
+
+        The choice and the insert happen in one write transaction, so concurrent creates in
+        several processes can never get the same port. Ports something else listens on are skipped.
+        """
+        with self._write() as conn:
+            existing = conn.execute(
+                "SELECT port FROM ports WHERE workspace = ? AND purpose = ?", (name, purpose)
+            ).fetchone()
+            if existing:
+                return int(existing["port"])
+            taken = {r["port"] for r in conn.execute("SELECT port FROM ports")}
+            for port in range(low, high + 1):
+                if port in taken or not _port_is_free(port):
+                    continue
+                conn.execute(
+                    "INSERT INTO ports (port, workspace, purpose) VALUES (?, ?, ?)",
+                    (port, name, purpose),
+                )
+                return port
+        raise NexusError(
+            ErrorCode.PORTS_EXHAUSTED,
+            f"no free port left in {low}-{high}",
+            "Delete unused workspaces or widen backends.docker.port_range.",
+        )
+
+    def release_ports(self, name: str) -> None:
+        with self._write() as conn:
+            conn.execute("DELETE FROM ports WHERE workspace = ?", (name,))

@@ -1,0 +1,40 @@
+"""Versioned schema migrations: each entry upgrades the schema from its index to index + 1."""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: workspaces, their allocated ports, and a revision counter watchers poll.
+    """
+    CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE workspaces (
+        name TEXT PRIMARY KEY,
+        backend TEXT NOT NULL,
+        status TEXT NOT NULL,
+        backend_id TEXT,
+        ssh_host TEXT,
+        ssh_port INTEGER,
+        ssh_user TEXT,
+        host_key TEXT,
+        remote_path TEXT NOT NULL,
+        local_path TEXT,
+        branch TEXT,
+        image TEXT,
+        resources TEXT NOT NULL DEFAULT '{}',
+        labels TEXT NOT NULL DEFAULT '{}',
+        metadata TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        revision INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE ports (
+        port INTEGER PRIMARY KEY,
+        workspace TEXT NOT NULL REFERENCES workspaces(name) ON DELETE CASCADE,
+        purpose TEXT NOT NULL,
+        UNIQUE (workspace, purpose)
+    );
+    INSERT INTO meta (key, value) VALUES ('revision', '0');
+    """,
+]
