@@ -85,9 +85,9 @@ async def connect(
                 connect_timeout=min(ATTEMPT_TIMEOUT, max(1.0, deadline - loop.time())),
                 password=None,
                 kbdint_auth=False,
-                preferred_auth=("publickey",) if conn.private_key or conn.private_key_path else (
-                    "none", "publickey", "keyboard-interactive", "password"
-                ),
+                preferred_auth=("publickey",)
+                if conn.private_key or conn.private_key_path
+                else ("none", "publickey", "keyboard-interactive", "password"),
             )
         except asyncssh.HostKeyNotVerifiable as exc:
             raise NexusError(
@@ -98,7 +98,7 @@ async def connect(
             ) from exc
         except asyncssh.PermissionDenied as exc:
             last_error = f"permission denied ({exc.reason})"
-        except (OSError, asyncssh.Error, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError, asyncssh.Error) as exc:
             last_error = str(exc) or type(exc).__name__
         if loop.time() + delay >= deadline:
             raise _connection_failed(conn, last_error)

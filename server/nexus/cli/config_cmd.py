@@ -26,7 +26,10 @@ def _show(value: Any) -> str:
 
 
 @config_app.command("get")
-def get(key: str = typer.Argument(..., help="Dotted key, e.g. workspace.default_backend"), as_json: bool = JSON_OPTION) -> None:
+def get(
+    key: str = typer.Argument(..., help="Dotted key, e.g. workspace.default_backend"),
+    as_json: bool = JSON_OPTION,
+) -> None:
     """Print one setting (effective value: file, ${VAR} expansion and env overrides applied)."""
     value = ConfigManager().get(key)
     if as_json:

@@ -44,7 +44,9 @@ def _wants_json(argv: list[str]) -> bool:
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     level = logging.DEBUG if os.environ.get("NEXUS_DEBUG") else logging.WARNING
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
     as_json = _wants_json(args)
     try:
         app(args=args, prog_name="nexus")  # exits by itself on success and on usage errors
@@ -66,6 +68,7 @@ def main(argv: list[str] | None = None) -> None:
             as_json,
         )
         sys.exit(int(ExitCode.INTERNAL))
+
 
 if __name__ == "__main__":
     main()

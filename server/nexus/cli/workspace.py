@@ -6,7 +6,7 @@ import asyncio
 import os
 import shutil
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,7 +34,7 @@ _STATUS_STYLE = {
 }
 
 
-def _run(work: Callable[[WorkspaceService], Awaitable[T]]) -> T:
+def _run(work: Callable[[WorkspaceService], Coroutine[Any, Any, T]]) -> T:
     context = NexusContext()
     try:
         return asyncio.run(work(WorkspaceService(context)))
@@ -88,12 +88,22 @@ def _print_workspace(ws: Workspace, title: str | None = None) -> None:
 @workspace_app.command("create")
 def create(
     name: str = typer.Argument(..., help="Workspace name (lowercase DNS label)."),
-    backend: BackendType | None = typer.Option(None, "--backend", help="docker or daytona (default: config)."),
-    cpu: float | None = typer.Option(None, "--cpu", help="CPU cores (a real container limit on Docker)."),
-    memory: float | None = typer.Option(None, "--memory", help="Memory in GB (a real limit on Docker)."),
+    backend: BackendType | None = typer.Option(
+        None, "--backend", help="docker or daytona (default: config)."
+    ),
+    cpu: float | None = typer.Option(
+        None, "--cpu", help="CPU cores (a real container limit on Docker)."
+    ),
+    memory: float | None = typer.Option(
+        None, "--memory", help="Memory in GB (a real limit on Docker)."
+    ),
     disk: float | None = typer.Option(None, "--disk", help="Disk in GB (recorded on Docker)."),
-    source: Path | None = typer.Option(None, "--from", help="Folder to mount at /workspace (default: current directory)."),
-    image: str | None = typer.Option(None, "--image", help="Base image for the workspace image (Debian-based)."),
+    source: Path | None = typer.Option(
+        None, "--from", help="Folder to mount at /workspace (default: current directory)."
+    ),
+    image: str | None = typer.Option(
+        None, "--image", help="Base image for the workspace image (Debian-based)."
+    ),
     label: list[str] = typer.Option([], "--label", help="KEY=VALUE label (repeatable)."),
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -118,7 +128,9 @@ def create(
         print_json(ws.public_dict())
     else:
         _print_workspace(ws, f"[green]Workspace [bold]{ws.name}[/] is ready.[/]")
-        stdout_console.print(f"\n  Run a command: [bold]nexus workspace exec {ws.name} -- <command>[/]")
+        stdout_console.print(
+            f"\n  Run a command: [bold]nexus workspace exec {ws.name} -- <command>[/]"
+        )
 
 
 def _lifecycle(action: str, name: str, as_json: bool) -> None:
@@ -149,7 +161,9 @@ def stop(name: str = typer.Argument(...), as_json: bool = JSON_OPTION) -> None:
 @workspace_app.command("delete")
 def delete(
     name: str = typer.Argument(...),
-    force: bool = typer.Option(False, "--force", "-f", help="Remove the record even if the backend cannot clean up."),
+    force: bool = typer.Option(
+        False, "--force", "-f", help="Remove the record even if the backend cannot clean up."
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Delete a workspace and its container; your source folder is never touched."""
@@ -167,7 +181,9 @@ def delete(
 
 @workspace_app.command("list")
 def list_(
-    backend_filter: BackendType | None = typer.Option(None, "--backend-filter", help="Only this backend."),
+    backend_filter: BackendType | None = typer.Option(
+        None, "--backend-filter", help="Only this backend."
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List workspaces with their live status."""
@@ -203,9 +219,15 @@ def info(name: str = typer.Argument(...), as_json: bool = JSON_OPTION) -> None:
     _print_workspace(result.workspace)
     if result.stats:
         stats = result.stats
-        used = f"{stats.memory_used_bytes / 2**20:.0f} MiB" if stats.memory_used_bytes is not None else "-"
+        used = (
+            f"{stats.memory_used_bytes / 2**20:.0f} MiB"
+            if stats.memory_used_bytes is not None
+            else "-"
+        )
         limit = f"{stats.memory_limit_bytes / 2**20:.0f} MiB" if stats.memory_limit_bytes else "-"
-        stdout_console.print(f"  [bold]{'Usage':<10}[/] cpu {stats.cpu_percent}%, memory {used} / {limit}")
+        stdout_console.print(
+            f"  [bold]{'Usage':<10}[/] cpu {stats.cpu_percent}%, memory {used} / {limit}"
+        )
     caps = result.capabilities.to_json_dict()
     enabled = [k.removeprefix("supports") for k, v in caps.items() if v]
     stdout_console.print(f"  [bold]{'Supports':<10}[/] {', '.join(enabled)}")
@@ -217,7 +239,9 @@ def info(name: str = typer.Argument(...), as_json: bool = JSON_OPTION) -> None:
 def exec_(
     name: str = typer.Argument(...),
     command: list[str] = typer.Argument(..., help="The command, after `--`."),
-    workdir: str | None = typer.Option(None, "--workdir", "-w", help="Remote working directory (default /workspace)."),
+    workdir: str | None = typer.Option(
+        None, "--workdir", "-w", help="Remote working directory (default /workspace)."
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Run a command in the workspace over SSH; output streams live and the exit code passes through.

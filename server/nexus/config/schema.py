@@ -12,6 +12,12 @@ IdeName = Literal["code", "cursor", "code-insiders", "codium"]
 IdeMode = Literal["remote-ssh", "local"]
 
 
+DEFAULT_IDE_MODE: dict[BackendType, IdeMode] = {
+    BackendType.DOCKER: "local",
+    BackendType.DAYTONA: "remote-ssh",
+}
+
+
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -27,9 +33,7 @@ class WorkspaceSettings(Section):
     auto_start: bool = True
     storage_path: str = "~/.nexus/workspaces"
     ide: IdeName | None = None
-    ide_mode: dict[BackendType, IdeMode] = Field(
-        default_factory=lambda: {BackendType.DOCKER: "local", BackendType.DAYTONA: "remote-ssh"}
-    )
+    ide_mode: dict[BackendType, IdeMode] = Field(default_factory=lambda: dict(DEFAULT_IDE_MODE))
     worktree: bool = True
 
 
@@ -69,7 +73,7 @@ class DaytonaSyncSettings(Section):
 
 class DaytonaSettings(Section):
     enabled: bool = True
-    api_key: str | None = "${DAYTONA_API_KEY}"
+    api_key: str | None = None  # usually "${DAYTONA_API_KEY}" or the env var itself
     api_url: str = "https://app.daytona.io/api"
     default_region: str | None = None
     auto_stop_interval: int = Field(default=30, ge=0, description="minutes, 0 = never")

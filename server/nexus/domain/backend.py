@@ -9,8 +9,8 @@ from .models import (
     BackendType,
     CreateRequest,
     ProviderOperation,
-    ProvisionKeys,
     ProvisionedWorkspace,
+    ProvisionKeys,
     ResourceStats,
     SSHConnection,
     Workspace,
@@ -31,6 +31,10 @@ class Backend(Protocol):
     """A place workspaces live. Methods take the stored ``Workspace`` so backends stay stateless."""
 
     type: BackendType
+
+    async def ensure_ready(self) -> None:
+        """Fail fast (before anything is recorded) if the backend cannot be reached or used."""
+        ...
 
     async def create(
         self, request: CreateRequest, keys: ProvisionKeys, progress: Progress

@@ -20,7 +20,9 @@ class ExitCode(IntEnum):
     BACKEND_UNAVAILABLE = 5
     CONNECTION = 6
     STATE = 7
-    REMOTE_FAILURE = 255  # exec/ssh: Nexus itself failed (the remote command's code passes through otherwise)
+    REMOTE_FAILURE = (
+        255  # exec/ssh: Nexus itself failed (the remote command's code passes through otherwise)
+    )
 
 
 class ErrorCode:

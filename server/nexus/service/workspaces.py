@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import logging
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from typing import Any
 
 from ..access import exec as ssh_exec
 from ..access.keys import ensure_client_key, generate_ed25519
+from ..domain.backend import Backend
 from ..domain.errors import ErrorCode, NexusError, workspace_not_running
 from ..domain.models import (
     REMOTE_PATH,
@@ -28,6 +30,7 @@ from ..domain.names import validate_name
 from ..domain.progress import NullProgress, Progress
 from ..fsutil import atomic_write
 from ..paths import ensure_dir
+from ..store import StateStore
 from .context import NexusContext
 from .ssh_files import SshFiles
 
@@ -75,10 +78,10 @@ class WorkspaceService:
 
     # ---- helpers -----------------------------------------------------------------------------
     @property
-    def _store(self) -> Any:
+    def _store(self) -> StateStore:
         return self.ctx.store
 
-    def _backend(self, backend_type: BackendType) -> Any:
+    def _backend(self, backend_type: BackendType) -> Backend:
         return self.ctx.backends.get(backend_type)
 
     def get(self, name: str) -> Workspace:
@@ -143,6 +146,7 @@ class WorkspaceService:
         resources = self._resolve_resources(options, backend_type)
         self._check_resources(resources)
         source = self._source_path(options.source_path)
+        await backend.ensure_ready()
         request = CreateRequest(
             name=name,
             backend=backend_type,
@@ -277,12 +281,14 @@ class WorkspaceService:
         return workspace
 
     # ---- queries -----------------------------------------------------------------------------
-    async def list(self, backend: BackendType | None = None, *, refresh: bool = True) -> list[Workspace]:
+    async def list(
+        self, backend: BackendType | None = None, *, refresh: bool = True
+    ) -> list[Workspace]:
         """All workspaces; with ``refresh`` each status is read from its engine (one call per backend)."""
         workspaces: list[Workspace] = self._store.list(backend)
         if not refresh:
             return workspaces
-        by_backend: dict[BackendType, list[Workspace]] = {}
+        by_backend: dict[BackendType, builtins.list[Workspace]] = {}
         for ws in workspaces:
             by_backend.setdefault(ws.backend, []).append(ws)
         statuses: dict[str, WorkspaceStatus] = {}
@@ -345,7 +351,7 @@ class WorkspaceService:
     async def exec(
         self,
         name: str,
-        argv: list[str],
+        argv: builtins.list[str],
         *,
         stdout: ssh_exec.OutputSink,
         stderr: ssh_exec.OutputSink,

@@ -245,7 +245,9 @@ class StateStore:
             )
         return self.get(name)
 
-    def set_status_if(self, name: str, expected: set[WorkspaceStatus], new: WorkspaceStatus) -> bool:
+    def set_status_if(
+        self, name: str, expected: set[WorkspaceStatus], new: WorkspaceStatus
+    ) -> bool:
         """Compare-and-set the status: True if it was one of ``expected`` and is now ``new``."""
         placeholders = ",".join("?" for _ in expected)
         with self._write() as conn:

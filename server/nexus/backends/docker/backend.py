@@ -95,8 +95,9 @@ class DockerBackend:
     def _find_container(self, workspace: Workspace) -> Any | None:
         client = self._docker()
         for ref in filter(None, (workspace.backend_id, self.container_name(workspace.name))):
-            found = engine.translate(
-                lambda r=ref: engine.container_or_none(client, r), "inspect a container"
+            found: Any = engine.translate(
+                lambda r=ref: engine.container_or_none(client, r),  # type: ignore[misc]
+                "inspect a container",
             )
             if found is not None:
                 return found
@@ -113,6 +114,9 @@ class DockerBackend:
         return container
 
     # ---- lifecycle ---------------------------------------------------------------------------
+    async def ensure_ready(self) -> None:
+        await run_blocking(self._docker)
+
     async def create(
         self, request: CreateRequest, keys: ProvisionKeys, progress: Progress
     ) -> ProvisionedWorkspace:
@@ -305,4 +309,3 @@ def stats_from_engine(raw: dict[str, Any]) -> ResourceStats:
         memory_used_bytes=(usage - cache) if usage is not None else None,
         memory_limit_bytes=memory.get("limit"),
     )
-

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -11,8 +12,17 @@ from ...domain.errors import ErrorCode, NexusError
 T = TypeVar("T")
 
 
-def docker_unavailable(detail: str) -> NexusError:
-    where = os.environ.get("DOCKER_HOST") or "the local socket"
+def _short(detail: str) -> str:
+    """The useful tail of a requests/urllib3 error ("[Errno 111] Connection refused")."""
+    found = re.search(r"\[Errno -?\d+\][^'\")]*", detail)
+    if found:
+        return found.group(0).strip()
+    return detail.splitlines()[0][:200] if detail else "no answer"
+
+
+def docker_unavailable(detail: str, host: str | None = None) -> NexusError:
+    detail = _short(detail)
+    where = host or os.environ.get("DOCKER_HOST") or "the local socket"
     return NexusError(
         ErrorCode.DOCKER_UNAVAILABLE,
         f"cannot reach the Docker engine at {where}: {detail}",
@@ -31,7 +41,7 @@ def connect(host: str | None) -> Any:
             client = docker.from_env(timeout=120)
         client.ping()
     except Exception as exc:
-        raise docker_unavailable(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+        raise docker_unavailable(str(exc) or type(exc).__name__, host) from None
     return client
 
 

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Sets up everything Nexus and its tests need on a fresh Debian machine (idempotent):
+# a Docker engine with a locally built base image, the OpenSSH client, and a virtualenv
+# with Nexus installed in it (.venv).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -eq 0 ]; then
+  bash scripts/docker-engine.sh
+else
+  sudo -E bash scripts/docker-engine.sh
+fi
+
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+.venv/bin/python -m pip install -q -e '.[test,dev]'
+echo "nexus installed: $(.venv/bin/nexus version)"

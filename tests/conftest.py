@@ -1,0 +1,105 @@
+"""Shared fixtures: every test gets its own HOME and NEXUS_HOME; Docker tests clean up their containers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+NEXUS_BIN = str(Path(sys.executable).parent / "nexus")
+
+
+@dataclass
+class NexusEnv:
+    """An isolated Nexus installation: temp HOME, NEXUS_HOME and a project folder."""
+
+    home: Path
+    nexus_home: Path
+    project: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    def run(
+        self,
+        *args: str,
+        cwd: Path | None = None,
+        input: str | None = None,
+        extra_env: dict[str, str] | None = None,
+        timeout: float = 300,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the `nexus` CLI the way a user does, in this installation."""
+        return subprocess.run(
+            [NEXUS_BIN, *args],
+            cwd=cwd or self.project,
+            env={**self.env, **(extra_env or {})},
+            input=input if input is not None else "",
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    def installation_id(self) -> str | None:
+        from nexus.store import StateStore
+
+        db = self.nexus_home / "state.db"
+        if not db.exists():
+            return None
+        store = StateStore(db)
+        try:
+            return store.installation_id
+        finally:
+            store.close()
+
+
+def remove_containers(installation_id: str | None) -> None:
+    if not installation_id or shutil.which("docker") is None:
+        return
+    ids = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", f"label=nexus.installation={installation_id}"],
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    if ids:
+        subprocess.run(["docker", "rm", "-f", "-v", *ids], capture_output=True)
+
+
+@pytest.fixture
+def nexus_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[NexusEnv]:
+    home = tmp_path / "home"
+    nexus_home = home / ".nexus"
+    project = tmp_path / "project"
+    for path in (home, project):
+        path.mkdir(parents=True)
+    (project / "README.md").write_text("hello from the host\n")
+    # The workspace user adopts the owner of the mounted folder; a normal user's uid, not root's.
+    if os.geteuid() == 0:
+        os.chown(project, 1000, 1000)
+        os.chown(project / "README.md", 1000, 1000)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEXUS_", "DAYTONA_"))}
+    env.pop("SSH_AUTH_SOCK", None)
+    env.update(
+        {"HOME": str(home), "NEXUS_HOME": str(nexus_home), "NO_COLOR": "1", "COLUMNS": "200"}
+    )
+    for key in ("NEXUS_HOME", "HOME"):
+        monkeypatch.setenv(key, env[key])
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    monkeypatch.chdir(project)
+    nexus = NexusEnv(home=home, nexus_home=nexus_home, project=project, env=env)
+    try:
+        yield nexus
+    finally:
+        remove_containers(nexus.installation_id())
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> None:
+    """Docker tests need a real engine; without one they fail (CI starts it), never silently pass."""
+    result = subprocess.run(["docker", "info"], capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.fail("no Docker engine: start dockerd (see .ci/docker-engine.sh)", pytrace=False)

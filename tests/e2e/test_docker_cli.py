@@ -1,0 +1,223 @@
+"""The Docker user flow, through the `nexus` CLI as a user runs it, against a real engine."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.conftest import NexusEnv
+
+pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    assert result.returncode == 0, (
+        f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    )
+    return result
+
+
+def container_of(name: str, installation: str) -> dict:
+    out = subprocess.run(
+        ["docker", "inspect", f"nexus-{name}-{installation}"], capture_output=True, text=True
+    )
+    return json.loads(out.stdout)[0] if out.returncode == 0 else {}
+
+
+def test_user_flow(nexus_env: NexusEnv) -> None:
+    created = json.loads(ok(nexus_env.run("workspace", "create", "my-feature", "--json")).stdout)
+    assert created["name"] == "my-feature"
+    assert created["status"] == "running"
+    assert created["backend"] == "docker"
+    assert created["sshHost"] == "127.0.0.1"
+    assert 32800 <= created["sshPort"] <= 34999
+    assert created["sshAlias"] == "nexus-my-feature"
+
+    version = ok(nexus_env.run("workspace", "exec", "my-feature", "--", "git", "--version"))
+    assert version.stdout.startswith("git version")
+
+    # both streams, exit code passes through
+    mixed = nexus_env.run(
+        "workspace", "exec", "my-feature", "--", "sh", "-c", "echo out; echo err >&2; exit 3"
+    )
+    assert mixed.returncode == 3
+    assert mixed.stdout == "out\n"
+    assert mixed.stderr == "err\n"
+
+    # the project folder is mounted at /workspace, and is the working directory
+    seen = ok(
+        nexus_env.run("workspace", "exec", "my-feature", "--", "sh", "-c", "pwd; cat README.md")
+    )
+    assert seen.stdout == "/workspace\nhello from the host\n"
+    # files written in the workspace appear on the host, owned by the folder's owner
+    ok(nexus_env.run("workspace", "exec", "my-feature", "--", "sh", "-c", "echo made > made.txt"))
+    made = nexus_env.project / "made.txt"
+    assert made.read_text() == "made\n"
+    assert made.stat().st_uid == nexus_env.project.stat().st_uid
+
+    # stdin is forwarded
+    echoed = ok(nexus_env.run("workspace", "exec", "my-feature", "--", "cat", input="piped\n"))
+    assert echoed.stdout == "piped\n"
+
+    listed = json.loads(ok(nexus_env.run("workspace", "list", "--json")).stdout)
+    assert [w["name"] for w in listed["workspaces"]] == ["my-feature"]
+    assert listed["workspaces"][0]["status"] == "running"
+    assert json.loads(
+        ok(nexus_env.run("workspace", "list", "--backend-filter", "daytona", "--json")).stdout
+    ) == {"workspaces": []}
+    human = ok(nexus_env.run("workspace", "list", "--backend-filter", "docker"))
+    assert "my-feature" in human.stdout and "running" in human.stdout
+
+    info = json.loads(ok(nexus_env.run("workspace", "info", "my-feature", "--json")).stdout)
+    assert info["capabilities"]["supportsSsh"] is True
+    assert info["capabilities"]["supportsSnapshots"] is False
+    assert info["stats"]["memoryLimitBytes"] > 0
+    text_info = ok(nexus_env.run("workspace", "info", "my-feature")).stdout
+    assert "docker" in text_info and "127.0.0.1" in text_info
+
+    installation = nexus_env.installation_id()
+    assert installation
+    host_key_before = container_of("my-feature", installation)["Id"]
+    stopped = json.loads(ok(nexus_env.run("workspace", "stop", "my-feature", "--json")).stdout)
+    assert stopped["status"] == "stopped"
+    assert (
+        json.loads(ok(nexus_env.run("workspace", "list", "--json")).stdout)["workspaces"][0][
+            "status"
+        ]
+        == "stopped"
+    )
+    stopped_exec = nexus_env.run("workspace", "exec", "my-feature", "--", "true")
+    assert stopped_exec.returncode == 255
+    assert "WORKSPACE_NOT_RUNNING" in stopped_exec.stderr
+    started = json.loads(ok(nexus_env.run("workspace", "start", "my-feature", "--json")).stdout)
+    assert started["status"] == "running"
+    assert started["sshPort"] == created["sshPort"]
+    assert container_of("my-feature", installation)["Id"] == host_key_before
+    ok(nexus_env.run("workspace", "exec", "my-feature", "--", "true"))
+
+    # the system ssh client reaches it through the generated config, with strict host key checking
+    via_ssh = ok(nexus_env.run("workspace", "ssh", "my-feature", "--", "hostname"))
+    assert via_ssh.stdout.strip() == "my-feature"
+
+    deleted = json.loads(ok(nexus_env.run("workspace", "delete", "my-feature", "--json")).stdout)
+    assert deleted == {"deleted": "my-feature", "backend": "docker"}
+    assert container_of("my-feature", installation) == {}
+    assert json.loads(ok(nexus_env.run("workspace", "list", "--json")).stdout) == {"workspaces": []}
+    assert nexus_env.project.joinpath("README.md").exists()  # user files untouched
+    gone = nexus_env.run("workspace", "info", "my-feature")
+    assert gone.returncode == 3
+    assert "WORKSPACE_NOT_FOUND" in gone.stderr
+    assert "Traceback" not in gone.stderr
+
+
+def test_resources_are_real_limits(nexus_env: NexusEnv) -> None:
+    ok(
+        nexus_env.run(
+            "workspace",
+            "create",
+            "limited",
+            "--cpu",
+            "1.5",
+            "--memory",
+            "0.5",
+            "--disk",
+            "8",
+            "--label",
+            "team=core",
+        )
+    )
+    host_config = container_of("limited", nexus_env.installation_id() or "")["HostConfig"]
+    assert host_config["NanoCpus"] == 1_500_000_000
+    assert host_config["Memory"] == 512 * 1024 * 1024
+    assert host_config["PortBindings"]["22/tcp"][0]["HostIp"] == "127.0.0.1"
+    info = json.loads(ok(nexus_env.run("workspace", "info", "limited", "--json")).stdout)
+    assert info["resources"] == {"cpu": 1.5, "memoryGb": 0.5, "diskGb": 8.0}
+    assert info["labels"] == {"team": "core"}
+    assert info["stats"]["memoryLimitBytes"] == 512 * 1024 * 1024
+
+
+def test_parallel_creates_get_distinct_ports(nexus_env: NexusEnv) -> None:
+    names = [f"par-{i}" for i in range(5)]
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        results = list(pool.map(lambda n: nexus_env.run("workspace", "create", n, "--json"), names))
+    for result in results:
+        ok(result)
+    ports = [json.loads(r.stdout)["sshPort"] for r in results]
+    assert len(set(ports)) == 5
+    for name in names:
+        out = ok(nexus_env.run("workspace", "exec", name, "--", "hostname"))
+        assert out.stdout.strip() == name
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        for result in pool.map(lambda n: nexus_env.run("workspace", "delete", n), names):
+            ok(result)
+
+
+def test_name_taken_and_freed_port_is_reused(nexus_env: NexusEnv) -> None:
+    first = json.loads(ok(nexus_env.run("workspace", "create", "again", "--json")).stdout)
+    taken = nexus_env.run("workspace", "create", "again")
+    assert taken.returncode == 4
+    assert "WORKSPACE_EXISTS" in taken.stderr
+    ok(nexus_env.run("workspace", "delete", "again"))
+    second = json.loads(ok(nexus_env.run("workspace", "create", "again", "--json")).stdout)
+    assert second["sshPort"] == first["sshPort"]  # freed on delete, lowest free port again
+
+
+def test_container_removed_behind_our_back_shows_missing(nexus_env: NexusEnv) -> None:
+    ok(nexus_env.run("workspace", "create", "ghost"))
+    subprocess.run(
+        ["docker", "rm", "-f", f"nexus-ghost-{nexus_env.installation_id()}"],
+        check=True,
+        capture_output=True,
+    )
+    listed = json.loads(ok(nexus_env.run("workspace", "list", "--json")).stdout)
+    assert listed["workspaces"][0]["status"] == "missing"
+    started = nexus_env.run("workspace", "start", "ghost")
+    assert started.returncode == 7 and "WORKSPACE_MISSING" in started.stderr
+    ok(nexus_env.run("workspace", "delete", "ghost"))
+
+
+def test_unreachable_engine_is_docker_unavailable(nexus_env: NexusEnv) -> None:
+    env = {"DOCKER_HOST": "tcp://127.0.0.1:1"}
+    result = nexus_env.run("workspace", "create", "nowhere", extra_env=env)
+    assert result.returncode == 5
+    assert result.stderr.startswith("DOCKER_UNAVAILABLE:")
+    assert "Traceback" not in result.stderr + result.stdout
+    as_json = nexus_env.run("workspace", "create", "nowhere", "--json", extra_env=env)
+    assert as_json.returncode == 5
+    assert json.loads(as_json.stdout)["error"]["code"] == "DOCKER_UNAVAILABLE"
+    # nothing half-made is left behind
+    assert json.loads(ok(nexus_env.run("workspace", "list", "--json")).stdout) == {"workspaces": []}
+
+
+@pytest.mark.parametrize("bad", ["Upper", "under_score", "x" * 64, "-dash"])
+def test_invalid_names_are_rejected(nexus_env: NexusEnv, bad: str) -> None:
+    result = nexus_env.run("workspace", "create", "--json", "--", bad)
+    assert result.returncode == 2
+    assert json.loads(result.stdout)["error"]["code"] == "INVALID_NAME"
+
+
+def test_missing_source_folder(nexus_env: NexusEnv) -> None:
+    result = nexus_env.run("workspace", "create", "nosrc", "--from", str(nexus_env.home / "absent"))
+    assert result.returncode == 2
+    assert "SOURCE_NOT_FOUND" in result.stderr
+
+
+def test_config_commands(nexus_env: NexusEnv) -> None:
+    ok(nexus_env.run("config", "set", "workspace.default_backend", "docker"))
+    assert (
+        ok(nexus_env.run("config", "get", "workspace.default_backend")).stdout.strip() == "docker"
+    )
+    bad = nexus_env.run("config", "set", "workspace.default_backend", "podman")
+    assert bad.returncode == 2 and "INVALID_CONFIG" in bad.stderr
+    listing = json.loads(
+        ok(
+            nexus_env.run(
+                "config", "list", "--json", extra_env={"DAYTONA_API_KEY": "dtn_never_shown"}
+            )
+        ).stdout
+    )
+    assert listing["values"]["backends.daytona.api_key"] == "********"
+    assert "dtn_never_shown" not in json.dumps(listing)
