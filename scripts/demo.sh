@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-project="${1:-$PWD}"
+# A project folder to mount (default: a fresh sample folder; pass your own as $1).
+project="${1:-$(mktemp -d /tmp/nexus-demo.XXXXXX)}"
+[ -n "${1:-}" ] || echo "# sample project" > "$project/README.md"
 name="${NEXUS_DEMO_NAME:-demo}"
 cd "$project"
 "$OLDPWD/.venv/bin/nexus" workspace create "$name"

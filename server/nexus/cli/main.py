@@ -11,6 +11,7 @@ import typer
 from ..domain.errors import ErrorCode, ExitCode, NexusError
 from .config_cmd import config_app
 from .output import render_error
+from .ssh_config_cmd import ssh_config_app
 from .workspace import workspace_app
 
 app = typer.Typer(
@@ -22,6 +23,7 @@ app = typer.Typer(
 )
 app.add_typer(workspace_app, name="workspace")
 app.add_typer(config_app, name="config")
+app.add_typer(ssh_config_app, name="ssh-config")
 
 
 @app.command("version")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 import shutil
 import sys
 from collections.abc import Callable, Coroutine
@@ -13,11 +14,12 @@ from typing import Any, TypeVar
 import typer
 from rich.table import Table
 
+from ..access.user_ssh_config import InstallResult, InstallStatus
 from ..domain.errors import ErrorCode, ExitCode, NexusError
-from ..domain.models import BackendType, Workspace, WorkspaceStatus
+from ..domain.models import BackendType, OpenTarget, Workspace, WorkspaceStatus
 from ..service.context import NexusContext
 from ..service.workspaces import CreateOptions, WorkspaceInfo, WorkspaceService
-from .output import CliProgress, print_json, stdout_console
+from .output import CliProgress, print_json, stderr_console, stdout_console
 from .stdin_reader import stdin_is_data, stdin_stream
 
 T = TypeVar("T")
@@ -105,9 +107,19 @@ def create(
         None, "--image", help="Base image for the workspace image (Debian-based)."
     ),
     label: list[str] = typer.Option([], "--label", help="KEY=VALUE label (repeatable)."),
+    base: str | None = typer.Option(
+        None, "--base", help="Worktree base ref (default: current HEAD)."
+    ),
+    no_worktree: bool = typer.Option(
+        False, "--no-worktree", help="Mount the folder itself, even inside a git repository."
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Create a workspace and wait until it answers over SSH."""
+    """Create a workspace and wait until it answers over SSH.
+
+    Inside a git repository Nexus makes a worktree .worktree/NAME on a new branch nexus/NAME
+    and mounts it at /workspace (git works inside the workspace too).
+    """
     options = CreateOptions(
         name=name,
         backend=backend,
@@ -117,13 +129,16 @@ def create(
         image=image,
         source_path=source,
         labels=_parse_labels(label),
+        worktree=False if no_worktree else None,
+        base=base,
     )
 
-    async def work(service: WorkspaceService) -> Workspace:
+    async def work(service: WorkspaceService) -> tuple[Workspace, InstallResult | None]:
         with CliProgress(quiet=as_json) as progress:
-            return await service.create(options, progress)
+            created = await service.create(options, progress)
+        return created, service.ssh_files.last_install
 
-    ws = _run(work)
+    ws, install = _run(work)
     if as_json:
         print_json(ws.public_dict())
     else:
@@ -131,6 +146,9 @@ def create(
         stdout_console.print(
             f"\n  Run a command: [bold]nexus workspace exec {ws.name} -- <command>[/]"
         )
+        stdout_console.print(f"  Open it:       [bold]nexus workspace open {ws.name}[/]")
+    if install is not None and install.status is InstallStatus.READ_ONLY and install.hint:
+        stderr_console.print(f"[yellow]note:[/] {install.hint}", markup=True, highlight=False)
 
 
 def _lifecycle(action: str, name: str, as_json: bool) -> None:
@@ -162,15 +180,23 @@ def stop(name: str = typer.Argument(...), as_json: bool = JSON_OPTION) -> None:
 def delete(
     name: str = typer.Argument(...),
     force: bool = typer.Option(
-        False, "--force", "-f", help="Remove the record even if the backend cannot clean up."
+        False,
+        "--force",
+        "-f",
+        help="Discard uncommitted worktree changes and unmerged branch commits; remove the record even if the backend cannot clean up.",
     ),
+    keep_branch: bool = typer.Option(False, "--keep-branch", help="Keep the nexus/NAME branch."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Delete a workspace and its container; your source folder is never touched."""
+    """Delete a workspace, its container and its worktree.
+
+    A worktree with uncommitted changes is refused (use --force), and a branch with commits
+    that are on no other branch is kept; your source folder itself is never touched.
+    """
 
     async def work(service: WorkspaceService) -> Workspace:
         with CliProgress(quiet=as_json) as progress:
-            return await service.delete(name, progress, force=force)
+            return await service.delete(name, progress, force=force, keep_branch=keep_branch)
 
     ws = _run(work)
     if as_json:
@@ -332,3 +358,58 @@ def ssh_(
 def shell(name: str = typer.Argument(...)) -> None:
     """Same as `nexus workspace ssh NAME`."""
     _interactive(name, None)
+
+
+@workspace_app.command("open")
+def open_(
+    name: str = typer.Argument(...),
+    ide: str | None = typer.Option(
+        None,
+        "--ide",
+        help="code, cursor, code-insiders or codium (default: config workspace.ide, else the first on PATH).",
+    ),
+    path: str | None = typer.Option(
+        None,
+        "--path",
+        help="Folder to open (default /workspace, or the local worktree in local mode).",
+    ),
+    mode: str | None = typer.Option(
+        None,
+        "--mode",
+        help="remote-ssh or local (default: config workspace.ide_mode for the backend).",
+    ),
+    new_window: bool = typer.Option(False, "--new-window", help="Always open a new window."),
+    print_only: bool = typer.Option(
+        False, "--print", help="Print the URI and the command instead of launching."
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Open the workspace in VS Code / Cursor: over Remote-SSH, or its local folder."""
+    from ..ide import build_launch, launch, resolve_ide
+
+    async def work(
+        service: WorkspaceService,
+    ) -> tuple[OpenTarget, InstallResult | None, str | None]:
+        target = await service.open_target(name, path, mode)
+        return target, service.ssh_files.last_install, service.ctx.config.workspace.ide
+
+    target, install, configured_ide = _run(work)
+    chosen = ide or configured_ide
+    try:
+        resolved = resolve_ide(chosen)
+    except NexusError:
+        if not print_only:
+            raise
+        resolved = chosen or "code"
+    spec = build_launch(resolved, target.mode, target.uri, target.local_path, new_window)
+    if not print_only:
+        launch(spec)
+    if as_json:
+        print_json({**target.to_json_dict(), "command": spec.argv, "launched": not print_only})
+    elif print_only:
+        stdout_console.print(target.uri, markup=False, highlight=False)
+        stdout_console.print(shlex.join(spec.argv), markup=False, highlight=False)
+    else:
+        stdout_console.print(f"Opening [bold]{target.uri}[/] in {resolved}.")
+    if target.mode == "remote-ssh" and install is not None and install.hint:
+        stderr_console.print(f"[yellow]note:[/] {install.hint}", markup=True, highlight=False)

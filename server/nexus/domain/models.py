@@ -71,6 +71,8 @@ class CreateRequest(Model):
     env: dict[str, str] = Field(default_factory=dict)
     # Extra bind mounts (host path -> same container path), e.g. a worktree's common git dir.
     extra_mounts: list[Path] = Field(default_factory=list)
+    # git settings for the workspace user (user.name, user.email), copied from the host.
+    git_config: dict[str, str] = Field(default_factory=dict)
 
 
 class SSHConnection(Model):
@@ -161,3 +163,30 @@ class Workspace(Model):
         data.pop("ports", None)
         data["sshAlias"] = self.ssh_alias
         return data
+
+
+class ConnectionInfo(Model):
+    """What an editor needs to open a workspace over Remote-SSH."""
+
+    alias: str
+    host: str
+    port: int
+    user: str
+    remote_path: str
+    authority: str
+    uri: str
+    ssh_command: str
+    ssh_config_path: str
+
+
+class OpenTarget(Model):
+    """What to open for a workspace: a remote folder over SSH, or its local folder."""
+
+    mode: str  # "remote-ssh" | "local"
+    uri: str
+    local_path: str | None = None
+
+
+def remote_uri(alias: str, path: str) -> str:
+    """``vscode-remote://ssh-remote+<alias><path>``: a bare alias, no ``user@`` in the authority."""
+    return f"vscode-remote://ssh-remote+{alias}{path if path.startswith('/') else '/' + path}"

@@ -1,9 +1,12 @@
-"""Keeps the Nexus ssh config and known_hosts in step with the state store."""
+"""Keeps the Nexus ssh config, its known_hosts and the user's Include block in step with the store."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..access.known_hosts import write_known_hosts
 from ..access.ssh_config import render_config, write_config
+from ..access.user_ssh_config import InstallResult, UserSshConfig, user_config_path
 from ..locking import file_lock
 from .context import NexusContext
 
@@ -11,6 +14,14 @@ from .context import NexusContext
 class SshFiles:
     def __init__(self, context: NexusContext) -> None:
         self.ctx = context
+        self.last_install: InstallResult | None = None
+
+    @property
+    def nexus_config(self) -> Path:
+        return self.ctx.paths.ssh_config
+
+    def user_config(self) -> UserSshConfig:
+        return UserSshConfig(user_config_path(), self.nexus_config)
 
     def render(self) -> str:
         ssh = self.ctx.config.ssh
@@ -22,8 +33,19 @@ class SshFiles:
             server_alive_count_max=ssh.server_alive_count_max,
         )
 
-    def refresh(self) -> None:
-        """Regenerate both files whole from the store, under a lock (many processes call this)."""
+    def refresh(self) -> InstallResult | None:
+        """Regenerate the Nexus files whole from the store (under a lock: many processes call this),
+        then make sure ``~/.ssh/config`` includes them (unless the user opted out)."""
         with file_lock(self.ctx.paths.lock("ssh-files")):
-            write_known_hosts(self.ctx.paths, self.ctx.store.list())
+            workspaces = self.ctx.store.list()
+            write_known_hosts(self.ctx.paths, workspaces)
             write_config(self.ctx.paths, self.render())
+        if self.ctx.config.ssh.manage_user_config:
+            self.last_install = self.user_config().install()
+        return self.last_install
+
+    def ssh_command(self, alias: str) -> str:
+        """How a person reaches ``alias`` with plain OpenSSH on this machine."""
+        if self.user_config().is_installed():
+            return f"ssh {alias}"
+        return f"ssh -F {self.nexus_config} {alias}"

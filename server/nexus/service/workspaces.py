@@ -12,25 +12,30 @@ from typing import Any
 
 from ..access import exec as ssh_exec
 from ..access.keys import ensure_client_key, generate_ed25519
+from ..asyncutil import run_blocking
 from ..domain.backend import Backend
 from ..domain.errors import ErrorCode, NexusError, workspace_not_running
 from ..domain.models import (
     REMOTE_PATH,
     BackendCapabilities,
     BackendType,
+    ConnectionInfo,
     CreateRequest,
+    OpenTarget,
     ProvisionKeys,
     Resources,
     ResourceStats,
     SSHConnection,
     Workspace,
     WorkspaceStatus,
+    remote_uri,
 )
 from ..domain.names import validate_name
 from ..domain.progress import NullProgress, Progress
 from ..fsutil import atomic_write
 from ..paths import ensure_dir
 from ..store import StateStore
+from ..vcs import worktree
 from .context import NexusContext
 from .ssh_files import SshFiles
 
@@ -69,6 +74,8 @@ class CreateOptions:
     image: str | None = None
     source_path: Path | None = None
     labels: dict[str, str] | None = None
+    worktree: bool | None = None  # None: config workspace.worktree
+    base: str | None = None  # worktree base ref (default HEAD)
 
 
 class WorkspaceService:
@@ -155,6 +162,16 @@ class WorkspaceService:
             source_path=source,
             labels=options.labels or {},
         )
+        use_worktree = (
+            options.worktree if options.worktree is not None else self.ctx.config.workspace.worktree
+        )
+        root = worktree.repo_root(source) if use_worktree else None
+        if options.base and root is None:
+            raise NexusError(
+                ErrorCode.INVALID_ARGUMENT,
+                "--base needs the source folder to be inside a git repository",
+                "Run create inside a repository, or drop --base.",
+            )
         self._store.reserve(
             Workspace(
                 name=name,
@@ -166,7 +183,9 @@ class WorkspaceService:
             )
         )
         try:
-            keys = await asyncio.to_thread(self._new_keys, name)
+            if root is not None:
+                await self._add_worktree(request, root, options.base, progress)
+            keys = await run_blocking(self._new_keys, name)
             provisioned = await backend.create(request, keys, progress)
             self._store.update(
                 name,
@@ -176,7 +195,7 @@ class WorkspaceService:
                 ssh_user=provisioned.ssh.username,
                 host_key=provisioned.ssh.host_key,
                 image=provisioned.image,
-                metadata=provisioned.metadata,
+                metadata={**self.get(name).metadata, **provisioned.metadata},
             )
             self.ssh_files.refresh()
             progress.step("ssh", "Waiting for SSH")
@@ -186,8 +205,55 @@ class WorkspaceService:
             await asyncio.shield(self._undo_create(name, progress))
             raise
 
+    async def _add_worktree(
+        self, request: CreateRequest, root: Path, base: str | None, progress: Progress
+    ) -> None:
+        """Make ``.worktree/<name>`` on ``nexus/<name>`` and mount it, with the repository's git dir."""
+        progress.step(
+            "worktree", f"Creating git worktree on branch {worktree.branch_name(request.name)}"
+        )
+        tree = await run_blocking(worktree.create_worktree, root, request.name, base)
+        request.source_path = tree.path
+        request.extra_mounts.append(tree.common_dir)
+        request.git_config = await run_blocking(worktree.identity, tree.path)
+        record = {
+            "repo": str(tree.repo_root),
+            "path": str(tree.path),
+            "branch": tree.branch,
+            "base": tree.base,
+            "common_dir": str(tree.common_dir),
+        }
+        self._store.update(
+            request.name,
+            local_path=str(tree.path),
+            branch=tree.branch,
+            metadata={"worktree": record},
+        )
+
+    async def _remove_worktree(
+        self, workspace: Workspace, progress: Progress, *, force: bool, keep_branch: bool
+    ) -> None:
+        record = workspace.metadata.get("worktree")
+        if not record:
+            return
+        root, path, branch = Path(record["repo"]), Path(record["path"]), record["branch"]
+        if not root.exists():
+            progress.warn(f"repository {root} is gone; nothing to clean up there")
+            return
+        await run_blocking(worktree.remove_worktree, root, path, force=True)
+        if keep_branch:
+            return
+        unmerged = await run_blocking(worktree.unmerged_commits, root, branch)
+        if unmerged and not force:
+            progress.warn(
+                f"kept branch {branch}: it has {unmerged} commit(s) on no other branch "
+                f"(delete it with `git branch -D {branch}`)"
+            )
+            return
+        await run_blocking(worktree.delete_branch, root, branch)
+
     async def _undo_create(self, name: str, progress: Progress) -> None:
-        """Remove everything a failed or cancelled create made: container, ports, row, keys."""
+        """Remove everything a failed or cancelled create made: container, ports, worktree, row, keys."""
         workspace = self._store.find(name)
         if workspace is None:
             return
@@ -196,6 +262,10 @@ class WorkspaceService:
         except Exception as exc:  # keep the original error; report this one
             progress.warn(f"cleanup after failed create: {exc}")
             log.warning("cleanup after failed create of %s: %s", name, exc)
+        try:
+            await self._remove_worktree(workspace, progress, force=True, keep_branch=False)
+        except Exception as exc:
+            progress.warn(f"cleanup of the worktree after failed create: {exc}")
         self._store.remove(name)
         self._forget_keys(name)
         self.ssh_files.refresh()
@@ -259,10 +329,27 @@ class WorkspaceService:
             self._store.update(workspace.name, status=status)
 
     async def delete(
-        self, name: str, progress: Progress | None = None, *, force: bool = False
+        self,
+        name: str,
+        progress: Progress | None = None,
+        *,
+        force: bool = False,
+        keep_branch: bool = False,
     ) -> Workspace:
+        """Remove the workspace, its container and its worktree.
+
+        Never loses work silently: a worktree with uncommitted changes is refused without
+        ``force``, and a branch with commits on no other branch is kept (unless ``force``).
+        """
         progress = progress or NullProgress()
         workspace = self.get(name)
+        record = workspace.metadata.get("worktree")
+        if record and not force and await run_blocking(worktree.is_dirty, Path(record["path"])):
+            raise NexusError(
+                ErrorCode.GIT_WORKTREE_DIRTY,
+                f"worktree {record['path']} has uncommitted changes",
+                f"Commit or stash them on {record['branch']}, or delete with --force to discard them.",
+            )
         if not force:
             self._claim(workspace, WorkspaceStatus.DELETING)
         else:
@@ -275,6 +362,7 @@ class WorkspaceService:
                 await asyncio.shield(self._settle(workspace, workspace.status))
                 raise
             progress.warn(f"backend cleanup failed, removing the record anyway: {exc.message}")
+        await self._remove_worktree(workspace, progress, force=force, keep_branch=keep_branch)
         self._store.remove(name)
         self._forget_keys(name)
         self.ssh_files.refresh()
@@ -341,6 +429,55 @@ class WorkspaceService:
         if refresh_files:
             self.ssh_files.refresh()
         return conn
+
+    async def connection_info(self, name: str) -> ConnectionInfo:
+        """Everything an editor needs for Remote-SSH; the ssh files are current when this returns."""
+        workspace = self.get(name)
+        conn = await self.connection(workspace)
+        alias = workspace.ssh_alias
+        return ConnectionInfo(
+            alias=alias,
+            host=conn.host,
+            port=conn.port,
+            user=conn.username,
+            remote_path=workspace.remote_path,
+            authority=f"ssh-remote+{alias}",
+            uri=remote_uri(alias, workspace.remote_path),
+            ssh_command=self.ssh_files.ssh_command(alias),
+            ssh_config_path=str(self.ssh_files.nexus_config),
+        )
+
+    async def open_target(
+        self, name: str, path: str | None = None, mode: str | None = None
+    ) -> OpenTarget:
+        """What `open` should show: the remote folder over SSH, or the local folder/worktree.
+
+        The mode comes from ``mode``, else config ``workspace.ide_mode[<backend>]``.
+        """
+        workspace = self.get(name)
+        chosen = mode or self.ctx.config.workspace.ide_mode.get(workspace.backend, "remote-ssh")
+        if chosen not in ("remote-ssh", "local"):
+            raise NexusError(
+                ErrorCode.INVALID_ARGUMENT,
+                f"unknown open mode '{chosen}'",
+                "Use --mode remote-ssh or --mode local.",
+            )
+        if chosen == "local":
+            if not workspace.local_path:
+                raise NexusError(
+                    ErrorCode.CAPABILITY_NOT_SUPPORTED,
+                    f"workspace '{name}' has no local folder",
+                    "Open it over SSH with --mode remote-ssh.",
+                )
+            local = Path(workspace.local_path)
+            if path:
+                local = local / path.lstrip("/")
+            return OpenTarget(mode="local", uri=local.as_uri(), local_path=str(local))
+        info = await self.connection_info(name)
+        remote = path or workspace.remote_path
+        return OpenTarget(
+            mode="remote-ssh", uri=remote_uri(info.alias, remote), local_path=workspace.local_path
+        )
 
     async def running_connection(self, name: str) -> tuple[Workspace, SSHConnection]:
         workspace = await self.refresh(name)

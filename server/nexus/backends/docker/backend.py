@@ -59,6 +59,17 @@ def _tar_of(files: list[tuple[str, bytes, int, int]]) -> bytes:
     return buffer.getvalue()
 
 
+def _gitconfig(settings: dict[str, str]) -> str:
+    sections: dict[str, list[str]] = {}
+    for key, value in settings.items():
+        section, _, name = key.partition(".")
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        sections.setdefault(section, []).append(f'\t{name} = "{escaped}"')
+    return "".join(
+        f"[{section}]\n" + "\n".join(lines) + "\n" for section, lines in sections.items()
+    )
+
+
 def _owner_of(path: Path) -> tuple[int, int]:
     stat = path.stat()
     return stat.st_uid, stat.st_gid
@@ -185,6 +196,10 @@ class DockerBackend:
             ]
         )
         engine.translate(lambda: container.put_archive("/", secrets_tar), "install SSH keys")
+        if request.git_config:
+            gitconfig = _gitconfig(request.git_config).encode()
+            home_tar = _tar_of([(f"/home/{SSH_USER}/.gitconfig", gitconfig, 0o644, 1000)])
+            engine.translate(lambda: container.put_archive("/", home_tar), "install git settings")
         progress.step("start", "Starting container")
         engine.translate(container.start, "start the workspace container")
         return ProvisionedWorkspace(

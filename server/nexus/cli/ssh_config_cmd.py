@@ -1,0 +1,74 @@
+"""`nexus ssh-config show|install|uninstall`: the generated file and the user's Include block."""
+
+from __future__ import annotations
+
+import typer
+
+from ..service.context import NexusContext
+from ..service.ssh_files import SshFiles
+from .output import print_json, stderr_console, stdout_console
+
+ssh_config_app = typer.Typer(
+    help="The Nexus ssh config and its Include in ~/.ssh/config.", no_args_is_help=True
+)
+JSON_OPTION = typer.Option(False, "--json", help="Machine-readable output.")
+
+
+def _files() -> SshFiles:
+    return SshFiles(NexusContext())
+
+
+@ssh_config_app.command("show")
+def show(as_json: bool = JSON_OPTION) -> None:
+    """Print the generated ssh config (one Host nexus-<name> per workspace)."""
+    files = _files()
+    text = files.render()
+    if as_json:
+        print_json({"path": str(files.nexus_config), "content": text})
+    else:
+        typer.echo(text, nl=False)
+
+
+@ssh_config_app.command("install")
+def install(
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the diff instead of writing."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Add the one Nexus block (an Include of the generated file) to ~/.ssh/config."""
+    files = _files()
+    user = files.user_config()
+    if dry_run:
+        diff = user.diff()
+        if as_json:
+            print_json({"path": str(user.path), "diff": diff, "changed": bool(diff)})
+        elif diff:
+            typer.echo(diff, nl=False)
+        else:
+            stderr_console.print(f"{user.path} already includes the Nexus config; nothing to do.")
+        return
+    files.ctx.config_manager.set("ssh.manage_user_config", "true")
+    result = files.refresh()
+    assert result is not None
+    if as_json:
+        print_json({"path": str(user.path), "status": result.status.value, "hint": result.hint})
+        return
+    stdout_console.print(f"{user.path}: {result.status.value}")
+    if result.hint:
+        stderr_console.print(f"[yellow]note:[/] {result.hint}", markup=True, highlight=False)
+
+
+@ssh_config_app.command("uninstall")
+def uninstall(as_json: bool = JSON_OPTION) -> None:
+    """Remove the Nexus block from ~/.ssh/config (nothing else) and stop managing it."""
+    files = _files()
+    removed = files.user_config().uninstall()
+    files.ctx.config_manager.set("ssh.manage_user_config", "false")
+    if as_json:
+        print_json({"path": str(files.user_config().path), "removed": removed})
+    else:
+        stdout_console.print(
+            f"Removed the Nexus block from {files.user_config().path}."
+            if removed
+            else "There was no Nexus block to remove."
+        )
+        stdout_console.print("Nexus will not add it again until `nexus ssh-config install`.")

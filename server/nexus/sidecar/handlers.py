@@ -1,0 +1,250 @@
+"""One thin async adapter per ``nexus/*`` method: validate params, call the service, shape JSON.
+
+No workspace logic lives here. Blocking work (file locks, the Docker SDK) runs in threads, inside
+the service or via ``asyncio.to_thread``, so a slow create never delays a ``list``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import inspect
+import logging
+import shlex
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+
+from pydantic import ValidationError
+from pygls.exceptions import JsonRpcException
+
+from ..config.loader import mask_secrets
+from ..domain.errors import ErrorCode, NexusError
+from ..service.workspaces import CreateOptions
+from . import protocol as p
+from .errors import internal_error, invalid_params, params_not_object, request_failed
+from .progress import work_done
+
+if TYPE_CHECKING:
+    from .server import NexusSidecar
+
+log = logging.getLogger(__name__)
+
+P = TypeVar("P", bound=p.Params)
+Handler = Callable[["NexusSidecar", P], Awaitable[Any]]
+
+MAX_RESULT_BYTES = 16 * 2**20  # per stream in an exec result; didOutput streams everything
+
+
+def parse(method: str, params_type: type[P], raw: Any) -> P:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise params_not_object(method)
+    try:
+        return params_type.model_validate(raw)
+    except ValidationError as exc:
+        raise invalid_params(method, exc) from None
+
+
+def adapter(
+    method: str, params_type: type[P], fn: Handler[P], *, long: bool = False
+) -> Callable[[NexusSidecar, Any], Awaitable[Any]]:
+    """The pygls handler: typed params in, JSON out, errors mapped (docs/sidecar-protocol.md)."""
+
+    async def handle(ls: NexusSidecar, raw: Any) -> Any:
+        params = parse(method, params_type, raw)
+        log.debug("%s %s", method, params)
+        try:
+            if long:
+                return await ls.track(lambda: fn(ls, params))
+            return await fn(ls, params)
+        except NexusError as exc:
+            log.info("%s failed: %s", method, exc)
+            raise request_failed(exc) from exc
+        except (asyncio.CancelledError, JsonRpcException):
+            raise
+        except Exception as exc:
+            log.exception("%s failed unexpectedly", method)
+            raise internal_error(exc) from exc
+
+    handle.__name__ = method.replace("/", "_")
+    return handle
+
+
+# ---- workspaces --------------------------------------------------------------------------------
+async def list_workspaces(ls: NexusSidecar, params: p.ListParams) -> p.ListResult:
+    workspaces = await ls.service.list(params.backend, refresh=params.refresh)
+    return {"workspaces": [ws.public_dict() for ws in workspaces]}
+
+
+async def get_workspace(ls: NexusSidecar, params: p.NameParams) -> p.JsonObject:
+    return (await ls.service.info(params.name)).to_json_dict()
+
+
+def _unsupported(option: str) -> NexusError:
+    return NexusError(
+        ErrorCode.INVALID_ARGUMENT,
+        f"'{option}' is not supported by this version of Nexus",
+        f"Leave '{option}' out, or update Nexus.",
+    )
+
+
+async def create_workspace(ls: NexusSidecar, params: p.CreateParams) -> p.JsonObject:
+    options: dict[str, Any] = {
+        "name": params.name,
+        "backend": params.backend,
+        "cpu": params.cpu,
+        "memory_gb": params.memory_gb,
+        "disk_gb": params.disk_gb,
+        "image": params.image,
+        "source_path": Path(params.source_path) if params.source_path else None,
+        "labels": params.labels,
+    }
+    if params.base is not None:
+        options["base"] = params.base
+    try:
+        create_options = CreateOptions(**options)
+    except TypeError:
+        raise _unsupported("base") from None
+    async with work_done(
+        ls, params.work_done_token, f"Creating workspace {params.name}"
+    ) as progress:
+        workspace = await ls.service.create(create_options, progress)
+    return workspace.public_dict()
+
+
+async def start_workspace(ls: NexusSidecar, params: p.LifecycleParams) -> p.JsonObject:
+    async with work_done(
+        ls, params.work_done_token, f"Starting workspace {params.name}"
+    ) as progress:
+        workspace = await ls.service.start(params.name, progress)
+    return workspace.public_dict()
+
+
+async def stop_workspace(ls: NexusSidecar, params: p.LifecycleParams) -> p.JsonObject:
+    async with work_done(
+        ls, params.work_done_token, f"Stopping workspace {params.name}"
+    ) as progress:
+        workspace = await ls.service.stop(params.name, progress)
+    return workspace.public_dict()
+
+
+async def delete_workspace(ls: NexusSidecar, params: p.DeleteParams) -> None:
+    service = ls.service
+    extra: dict[str, Any] = {"keep_branch": True} if params.keep_branch else {}
+    if extra and "keep_branch" not in inspect.signature(service.delete).parameters:
+        raise _unsupported("keepBranch")
+    async with work_done(
+        ls, params.work_done_token, f"Deleting workspace {params.name}"
+    ) as progress:
+        await service.delete(params.name, progress, force=params.force, **extra)
+
+
+class _Output:
+    """Collects one output stream for the result and streams it as ``didOutput``."""
+
+    def __init__(
+        self,
+        ls: NexusSidecar,
+        stream: Literal["stdout", "stderr"],
+        output_id: str | None,
+        progress_detail: Callable[[str], None],
+    ) -> None:
+        self._ls = ls
+        self._stream = stream
+        self._output_id = output_id
+        self._detail = progress_detail
+        self._buffer = bytearray()
+        self._truncated = False
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def write(self, chunk: bytes) -> None:
+        room = MAX_RESULT_BYTES - len(self._buffer)
+        if len(chunk) > room:
+            self._truncated = True
+        self._buffer.extend(chunk[: max(room, 0)])
+        text = self._decoder.decode(chunk)
+        if text and self._output_id is not None:
+            notification: p.DidOutputParams = {
+                "outputId": self._output_id,
+                "stream": self._stream,
+                "text": text,
+            }
+            self._ls.protocol.notify(p.WORKSPACE_DID_OUTPUT, notification)
+        last_line = text.rstrip().rpartition("\n")[2].strip()
+        if last_line:
+            self._detail(last_line[:200])
+
+    def text(self) -> str:
+        text = self._buffer.decode(errors="replace")
+        if self._truncated:
+            text += f"\n[nexus: output truncated at {MAX_RESULT_BYTES} bytes]\n"
+        return text
+
+
+async def exec_command(ls: NexusSidecar, params: p.ExecParams) -> p.ExecResult:
+    title = f"Running {shlex.join(params.command)} in {params.name}"
+    async with work_done(ls, params.work_done_token, title) as progress:
+        out = _Output(ls, "stdout", params.output_id, progress.detail)
+        err = _Output(ls, "stderr", params.output_id, progress.detail)
+        code = await ls.service.exec(
+            params.name, params.command, stdout=out.write, stderr=err.write, workdir=params.workdir
+        )
+    return {"exitCode": code, "stdout": out.text(), "stderr": err.text()}
+
+
+async def _maybe_await(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
+
+
+async def connection_info(ls: NexusSidecar, params: p.NameParams) -> p.JsonObject:
+    service = cast(Any, ls.service)  # WorkspaceService.connection_info -> ConnectionInfo
+    info = await _maybe_await(service.connection_info(params.name))
+    return cast(p.JsonObject, info.to_json_dict())
+
+
+async def open_workspace(ls: NexusSidecar, params: p.OpenParams) -> p.JsonObject:
+    service = cast(Any, ls.service)  # WorkspaceService.open_target -> OpenTarget
+    target = await _maybe_await(service.open_target(params.name, path=params.path, ide=params.ide))
+    return cast(p.JsonObject, target.to_json_dict())
+
+
+# ---- backends and config -----------------------------------------------------------------------
+async def backend_capabilities(ls: NexusSidecar, params: p.CapabilitiesParams) -> p.JsonObject:
+    return ls.service.ctx.backends.capabilities(params.backend).to_json_dict()
+
+
+async def config_get(ls: NexusSidecar, params: p.ConfigGetParams) -> p.ConfigGetResult:
+    manager = ls.service.ctx.config_manager
+    if params.key is None:
+        config = await asyncio.to_thread(manager.load)
+        return {"key": None, "value": mask_secrets(config.model_dump(mode="json"), "")}
+    return {"key": params.key, "value": await asyncio.to_thread(manager.get, params.key)}
+
+
+async def config_set(ls: NexusSidecar, params: p.ConfigSetParams) -> p.ConfigSetResult:
+    manager = ls.service.ctx.config_manager
+    value = await asyncio.to_thread(manager.set, params.key, params.value)
+    return {"key": params.key, "value": value}
+
+
+METHODS: list[tuple[str, type[p.Params], Handler[Any], bool]] = [
+    (p.WORKSPACE_LIST, p.ListParams, list_workspaces, False),
+    (p.WORKSPACE_GET, p.NameParams, get_workspace, False),
+    (p.WORKSPACE_CREATE, p.CreateParams, create_workspace, True),
+    (p.WORKSPACE_START, p.LifecycleParams, start_workspace, True),
+    (p.WORKSPACE_STOP, p.LifecycleParams, stop_workspace, True),
+    (p.WORKSPACE_DELETE, p.DeleteParams, delete_workspace, True),
+    (p.WORKSPACE_EXEC, p.ExecParams, exec_command, True),
+    (p.WORKSPACE_CONNECTION_INFO, p.NameParams, connection_info, False),
+    (p.WORKSPACE_OPEN, p.OpenParams, open_workspace, False),
+    (p.BACKEND_CAPABILITIES, p.CapabilitiesParams, backend_capabilities, False),
+    (p.CONFIG_GET, p.ConfigGetParams, config_get, False),
+    (p.CONFIG_SET, p.ConfigSetParams, config_set, False),
+]
+
+
+def register(server: NexusSidecar) -> None:
+    for method, params_type, fn, long in METHODS:
+        server.feature(method)(adapter(method, params_type, fn, long=long))

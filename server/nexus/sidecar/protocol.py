@@ -1,0 +1,150 @@
+"""The sidecar's method names, typed params and results (the contract: docs/sidecar-protocol.md).
+
+Params are pydantic models read from camelCase JSON (``workDoneToken`` -> ``work_done_token``);
+unknown fields are ignored. Results are the camelCase dicts the domain already produces
+(``Workspace.public_dict()``, ``BackendCapabilities.to_json_dict()``), typed here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypedDict
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from ..domain.models import BackendType
+
+API_VERSION = 1
+
+# ---- requests (client -> server) ----------------------------------------------------------------
+WORKSPACE_LIST = "nexus/workspace/list"
+WORKSPACE_GET = "nexus/workspace/get"
+WORKSPACE_CREATE = "nexus/workspace/create"
+WORKSPACE_START = "nexus/workspace/start"
+WORKSPACE_STOP = "nexus/workspace/stop"
+WORKSPACE_DELETE = "nexus/workspace/delete"
+WORKSPACE_EXEC = "nexus/workspace/exec"
+WORKSPACE_CONNECTION_INFO = "nexus/workspace/connectionInfo"
+WORKSPACE_OPEN = "nexus/workspace/open"
+BACKEND_CAPABILITIES = "nexus/backend/capabilities"
+CONFIG_GET = "nexus/config/get"
+CONFIG_SET = "nexus/config/set"
+
+# ---- notifications (server -> client) -----------------------------------------------------------
+WORKSPACE_DID_CHANGE_STATE = "nexus/workspace/didChangeState"
+WORKSPACE_DID_OUTPUT = "nexus/workspace/didOutput"
+
+LogLevel = Literal["error", "warning", "info", "debug"]
+ProgressToken = int | str
+
+
+class Params(BaseModel):
+    """Base of every params object: camelCase on the wire, extra fields ignored."""
+
+    model_config = ConfigDict(alias_generator=to_camel, extra="ignore", frozen=True)
+
+
+class WorkDoneParams(Params):
+    """Params of a long request: an optional client-created ``$/progress`` token."""
+
+    work_done_token: ProgressToken | None = None
+
+
+class InitializationOptions(Params):
+    api_version: int = API_VERSION
+    editor: str | None = None
+    log_level: LogLevel = "info"
+
+
+class ListParams(Params):
+    backend: BackendType | None = None
+    refresh: bool = True  # read live statuses from the engines (like `nexus workspace list`)
+
+
+class NameParams(Params):
+    name: str
+
+
+class CreateParams(WorkDoneParams):
+    name: str
+    backend: BackendType | None = None
+    cpu: float | None = None
+    memory_gb: float | None = None
+    disk_gb: float | None = None
+    image: str | None = None
+    source_path: str | None = None
+    labels: dict[str, str] | None = None
+    base: str | None = None
+
+
+class LifecycleParams(WorkDoneParams):
+    name: str
+
+
+class DeleteParams(WorkDoneParams):
+    name: str
+    force: bool = False
+    keep_branch: bool = False
+
+
+class ExecParams(WorkDoneParams):
+    name: str
+    command: list[str] = Field(min_length=1)
+    output_id: str | None = None
+    workdir: str | None = None
+
+
+class OpenParams(Params):
+    name: str
+    path: str | None = None
+    ide: str | None = None
+
+
+class CapabilitiesParams(Params):
+    backend: BackendType
+
+
+class ConfigGetParams(Params):
+    key: str | None = None
+
+
+class ConfigSetParams(Params):
+    key: str
+    value: str
+
+
+# ---- results and notification params (camelCase dicts) -----------------------------------------
+JsonObject = dict[str, Any]
+
+
+class ListResult(TypedDict):
+    workspaces: list[JsonObject]
+
+
+class ExecResult(TypedDict):
+    exitCode: int
+    stdout: str
+    stderr: str
+
+
+class ConfigGetResult(TypedDict):
+    key: str | None
+    value: Any
+
+
+class ConfigSetResult(TypedDict):
+    key: str
+    value: Any
+
+
+class DidChangeStateParams(TypedDict):
+    name: str
+    workspace: JsonObject | None
+    previousStatus: str | None
+    deleted: bool
+
+
+class DidOutputParams(TypedDict):
+    outputId: str
+    stream: Literal["stdout", "stderr"]
+    text: str

@@ -1,0 +1,284 @@
+"""The pygls server: lifecycle, logging, the Nexus service it adapts, and the stdio loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any, BinaryIO
+
+import cattrs
+from lsprotocol import types
+from pydantic import ValidationError
+from pygls.exceptions import FeatureRequestError, JsonRpcException
+from pygls.io_ import StdinAsyncReader, StdoutWriter, run_async
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import JsonRPCNotification, JsonRPCRequestMessage, default_converter
+
+from .. import __version__
+from ..service.context import NexusContext
+from ..service.workspaces import WorkspaceService
+from . import protocol
+from .protocol import DidChangeStateParams, InitializationOptions
+from .watcher import StoreWatcher
+
+log = logging.getLogger("nexus.sidecar")
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+LEVELS = {
+    "error": logging.ERROR,
+    "warning": logging.WARNING,
+    "info": logging.INFO,
+    "debug": logging.DEBUG,
+}
+DRAIN_SECONDS = 60.0  # how long shutdown waits for cancelled operations to clean up
+
+
+def converter_factory() -> cattrs.Converter:
+    """pygls's converter, except that params of our (non-LSP) methods stay plain dicts.
+
+    The handlers validate them with pydantic, so bad params get a -32602 answer naming the field
+    (structuring inside pygls's reader would drop the request unanswered).
+    """
+    converter: cattrs.Converter = default_converter()  # type: ignore[no-untyped-call]
+
+    def keep(obj: dict[str, Any], cls: type[Any]) -> Any:
+        return cls(**obj)
+
+    converter.register_structure_hook(JsonRPCRequestMessage, keep)
+    converter.register_structure_hook(JsonRPCNotification, keep)
+    return converter
+
+
+class QuietPyglsErrors(logging.Filter):
+    """Drops pygls's tracebacks for errors that are answered or reported already.
+
+    Request errors raised on purpose (-32602, -32803, ...) are the protocol working, and unreadable
+    input is reported once by ``report_server_error``; unexpected failures are logged by the
+    handlers themselves, with their traceback.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg == "Unable to handle message":
+            return False
+        if str(record.msg).startswith("Exception occurred for message") and record.exc_info:
+            return not isinstance(record.exc_info[1], JsonRpcException)
+        return True
+
+
+def quiet_pygls() -> None:
+    logging.getLogger("pygls").setLevel(logging.WARNING)
+    for name in ("pygls.protocol.json_rpc", "pygls.io"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, QuietPyglsErrors) for f in logger.filters):
+            logger.addFilter(QuietPyglsErrors())
+
+
+class LspLogHandler(logging.Handler):
+    """Forwards log records to the client as ``window/logMessage`` (from any thread)."""
+
+    _TYPES = (
+        (logging.ERROR, types.MessageType.Error),
+        (logging.WARNING, types.MessageType.Warning),
+        (logging.INFO, types.MessageType.Info),
+        (logging.NOTSET, types.MessageType.Log),  # every client knows Log; Debug is LSP 3.18
+    )
+
+    def __init__(self, server: NexusSidecar, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__()
+        self._server = server
+        self._loop = loop
+        self._loop_thread = threading.get_ident()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name.startswith("pygls"):  # pygls logs what it sends: that would recurse
+            return
+        try:
+            kind = next(t for level, t in self._TYPES if record.levelno >= level)
+            params = types.LogMessageParams(type=kind, message=self.format(record))
+            if threading.get_ident() == self._loop_thread:
+                self._server.window_log_message(params)
+            elif not self._loop.is_closed():
+                self._loop.call_soon_threadsafe(self._server.window_log_message, params)
+        except Exception:
+            self.handleError(record)
+
+
+class NexusSidecar(LanguageServer):
+    """The sidecar: one ``WorkspaceService`` (rebuilt when the config file changes) + a watcher."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "nexus-sidecar",
+            __version__,
+            text_document_sync_kind=types.TextDocumentSyncKind.None_,
+            converter_factory=converter_factory,
+        )
+        self.options = InitializationOptions()
+        self.watcher: StoreWatcher | None = None
+        self.operations: set[asyncio.Task[Any]] = set()
+        self._context: NexusContext | None = None
+        self._service: WorkspaceService | None = None
+        self._config_stamp: int | None = None
+        self._lsp_log: LspLogHandler | None = None
+
+    # ---- the service -------------------------------------------------------------------------
+    @staticmethod
+    def _stamp(context: NexusContext) -> int | None:
+        try:
+            return context.paths.config_file.stat().st_mtime_ns
+        except OSError:
+            return None
+
+    @property
+    def service(self) -> WorkspaceService:
+        """The service, rebuilt when the config file changed (``config/set`` or another process).
+
+        In-flight operations keep the service they started with.
+        """
+        stamp = self._stamp(self._context) if self._context else None
+        if self._service is None or self._context is None or stamp != self._config_stamp:
+            self._context = NexusContext()
+            self._service = WorkspaceService(self._context)
+            self._config_stamp = self._stamp(self._context)
+        return self._service
+
+    def notify_state(self, change: DidChangeStateParams) -> None:
+        self.protocol.notify(protocol.WORKSPACE_DID_CHANGE_STATE, change)
+
+    # ---- long operations: tracked so shutdown can cancel them and wait for their cleanup -----
+    async def track(self, operation: Callable[[], Awaitable[Any]]) -> Any:
+        task = asyncio.current_task()
+        if task is not None:
+            self.operations.add(task)
+        try:
+            return await operation()
+        finally:
+            if task is not None:
+                self.operations.discard(task)
+            if self.watcher is not None:
+                self.watcher.poke()
+
+    async def drain(self) -> None:
+        """Cancel the operations still running and let their cleanup finish (bounded)."""
+        pending = [task for task in self.operations if not task.done()]
+        if not pending:
+            return
+        log.info("cancelling %d running operation(s)", len(pending))
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending, timeout=DRAIN_SECONDS)
+
+    # ---- logging -----------------------------------------------------------------------------
+    def set_log_level(self, level: str) -> None:
+        logging.getLogger().setLevel(LEVELS.get(level, logging.INFO))
+        quiet_pygls()
+
+    def attach_lsp_log(self) -> None:
+        if self._lsp_log is None:
+            self._lsp_log = LspLogHandler(self, asyncio.get_running_loop())
+            self._lsp_log.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+            logging.getLogger().addHandler(self._lsp_log)
+
+    def detach_lsp_log(self) -> None:
+        if self._lsp_log is not None:
+            logging.getLogger().removeHandler(self._lsp_log)
+            self._lsp_log = None
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """Out-of-band errors (unreadable input, failing notifications) are logged, not popped up.
+
+        Request errors are already answered to the client; they are not repeated here.
+        """
+        if source is FeatureRequestError:
+            return
+        log.error("ignored a message that could not be handled: %s", error)
+
+    # ---- stdio -------------------------------------------------------------------------------
+    def serve(self, stdin: BinaryIO, stdout: BinaryIO) -> int:
+        """Serve until ``exit`` or end of input; returns the process exit code."""
+        code = 0
+        try:
+            asyncio.run(self._serve(stdin, stdout))
+        except SystemExit as exc:  # the `exit` notification
+            code = exc.code if isinstance(exc.code, int) else 0
+        except BrokenPipeError:
+            log.error("the client closed the connection")
+        except KeyboardInterrupt:
+            code = 130
+        finally:
+            self.detach_lsp_log()
+            self.shutdown()  # type: ignore[no-untyped-call]
+            if self._context is not None:
+                self._context.close()
+        return code
+
+    async def _serve(self, stdin: BinaryIO, stdout: BinaryIO) -> None:
+        self._stop_event = threading.Event()
+        self.protocol.set_writer(StdoutWriter(stdout))
+        try:
+            await run_async(
+                stop_event=self._stop_event,
+                reader=StdinAsyncReader(stdin, self.thread_pool),
+                protocol=self.protocol,
+                logger=logging.getLogger("pygls.io"),
+                error_handler=self.report_server_error,
+            )
+            log.info("end of input: stopping")
+        finally:
+            await self.drain()
+            if self.watcher is not None:
+                await self.watcher.stop()
+
+
+def build_server() -> NexusSidecar:
+    from . import handlers
+
+    server = NexusSidecar()
+
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: NexusSidecar, params: types.InitializeParams) -> None:
+        raw = params.initialization_options
+        try:
+            ls.options = InitializationOptions.model_validate(raw if isinstance(raw, dict) else {})
+        except ValidationError as exc:
+            log.warning("ignoring invalid initializationOptions: %s", exc)
+        ls.set_log_level(ls.options.log_level)
+        ls.attach_lsp_log()
+        if ls.options.api_version != protocol.API_VERSION:
+            log.warning(
+                "client speaks API version %s; this sidecar speaks %s",
+                ls.options.api_version,
+                protocol.API_VERSION,
+            )
+        log.info(
+            "nexus-sidecar %s serving %s (log level %s)",
+            __version__,
+            ls.options.editor or "a client",
+            ls.options.log_level,
+        )
+
+    @server.feature(types.INITIALIZED)
+    def initialized(ls: NexusSidecar, params: types.InitializedParams) -> None:
+        ls.watcher = StoreWatcher(ls.service.ctx.paths.state_db, ls.notify_state)
+        ls.watcher.start()
+
+    @server.feature(types.SHUTDOWN)
+    async def shutdown(ls: NexusSidecar, params: None) -> None:
+        await ls.drain()
+        if ls.watcher is not None:
+            await ls.watcher.stop()
+
+    handlers.register(server)
+    return server
+
+
+def run(stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> int:
+    """Serve on stdio. Nothing but protocol goes to stdout: stray prints go to stderr."""
+    stdin = stdin or sys.stdin.buffer
+    stdout = stdout or sys.stdout.buffer
+    sys.stdout = sys.stderr
+    quiet_pygls()
+    return build_server().serve(stdin, stdout)

@@ -1,0 +1,106 @@
+"""Turns state-store changes, made by any process, into ``nexus/workspace/didChangeState``.
+
+The store bumps one ``revision`` counter on every write, whoever writes (this sidecar, the CLI,
+another sidecar), so polling it is one cheap query. When it moved, the workspace list is read
+and diffed against the last one; each changed workspace is sent whole (or as deleted).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..store import StateStore
+from .protocol import DidChangeStateParams
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.2
+
+Snapshot = dict[str, dict[str, Any]]
+
+
+def diff(before: Snapshot, after: Snapshot) -> list[DidChangeStateParams]:
+    """The notifications that take a client from ``before`` to ``after``."""
+    changes: list[DidChangeStateParams] = []
+    for name, workspace in after.items():
+        old = before.get(name)
+        if old != workspace:
+            changes.append(
+                {
+                    "name": name,
+                    "workspace": workspace,
+                    "previousStatus": old["status"] if old else None,
+                    "deleted": False,
+                }
+            )
+    for name, old in before.items():
+        if name not in after:
+            changes.append(
+                {"name": name, "workspace": None, "previousStatus": old["status"], "deleted": True}
+            )
+    return changes
+
+
+class StoreWatcher:
+    """Polls the store on its own connection (never waits behind this process's writers)."""
+
+    def __init__(
+        self,
+        db_path: Path,
+        notify: Callable[[DidChangeStateParams], None],
+        interval: float = POLL_SECONDS,
+    ) -> None:
+        self._db_path = db_path
+        self._notify = notify
+        self._interval = interval
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="nexus-store-watcher")
+
+    def poke(self) -> None:
+        """Check now instead of at the next tick."""
+        self._wake.set()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        store = await asyncio.to_thread(StateStore, self._db_path)
+        try:
+            revision = store.revision()
+            snapshot = _snapshot(store)
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._interval)
+                self._wake.clear()
+                try:
+                    current_revision = store.revision()
+                    if current_revision == revision:
+                        continue
+                    current = _snapshot(store)
+                except Exception as exc:  # keep watching; the next tick may succeed
+                    log.warning("cannot read the state store: %s", exc)
+                    continue
+                revision = current_revision
+                for change in diff(snapshot, current):
+                    log.debug("workspace %s changed", change["name"])
+                    self._notify(change)
+                snapshot = current
+        finally:
+            store.close()
+
+
+def _snapshot(store: StateStore) -> Snapshot:
+    return {ws.name: ws.public_dict() for ws in store.list()}

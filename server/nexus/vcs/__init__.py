@@ -1,0 +1,1 @@
+"""Host-side git: one worktree and branch per workspace."""

@@ -1,0 +1,192 @@
+"""A git worktree per workspace: ``<repo>/.worktree/<name>`` on branch ``nexus/<name>``.
+
+git runs as the owner of the repository (when Nexus itself runs as root), so the worktree's files
+belong to the same user as the rest of the repository and no repository hook ever runs as root.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..domain.errors import ErrorCode, NexusError
+
+WORKTREE_DIR = ".worktree"
+BRANCH_PREFIX = "nexus/"
+
+
+@dataclass(frozen=True)
+class Worktree:
+    repo_root: Path
+    path: Path
+    branch: str
+    common_dir: Path
+    base: str
+
+
+def _git_failed(args: list[str], detail: str) -> NexusError:
+    return NexusError(
+        ErrorCode.GIT_FAILED,
+        f"git {' '.join(args)} failed: {detail.strip() or 'no output'}",
+        "Check the repository with `git status`, then retry.",
+    )
+
+
+class Git:
+    """Runs git in one repository, as the repository's owner when we are root."""
+
+    def __init__(self, cwd: Path) -> None:
+        self.cwd = cwd
+        stat = cwd.stat()
+        self._as_owner = os.geteuid() == 0 and stat.st_uid != 0
+        self._uid, self._gid = stat.st_uid, stat.st_gid
+
+    def _env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["GIT_TERMINAL_PROMPT"] = "0"
+        if self._as_owner:
+            try:
+                env["HOME"] = pwd.getpwuid(self._uid).pw_dir
+            except KeyError:
+                env["HOME"] = str(self.cwd)
+        return env
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        try:
+            result = subprocess.run(
+                ["git", *args],
+                cwd=self.cwd,
+                env=self._env(),
+                capture_output=True,
+                text=True,
+                user=self._uid if self._as_owner else None,
+                group=self._gid if self._as_owner else None,
+                extra_groups=[] if self._as_owner else None,
+            )
+        except FileNotFoundError:
+            raise NexusError(
+                ErrorCode.GIT_FAILED,
+                "git is not installed",
+                "Install git, or create the workspace outside a repository.",
+            ) from None
+        if check and result.returncode != 0:
+            raise _git_failed(list(args), result.stderr or result.stdout)
+        return result
+
+
+def repo_root(path: Path) -> Path | None:
+    """The top of the git work tree containing ``path``, or None outside a repository."""
+    try:
+        result = Git(path).run("rev-parse", "--show-toplevel", check=False)
+    except NexusError:
+        return None
+    if result.returncode != 0:
+        return None
+    return Path(result.stdout.strip()).resolve()
+
+
+def branch_name(name: str) -> str:
+    return f"{BRANCH_PREFIX}{name}"
+
+
+def _exclude_worktree_dir(git: Git, root: Path) -> None:
+    """Keep ``.worktree/`` out of the main checkout's `git status` (info/exclude, not .gitignore)."""
+    info = Path(git.run("rev-parse", "--git-path", "info/exclude").stdout.strip())
+    info = info if info.is_absolute() else root / info
+    existing = info.read_text() if info.exists() else ""
+    entry = f"/{WORKTREE_DIR}/"
+    if entry not in existing.splitlines():
+        info.parent.mkdir(parents=True, exist_ok=True)
+        with open(info, "a") as handle:
+            handle.write(("" if existing.endswith("\n") or not existing else "\n") + entry + "\n")
+        if git._as_owner:
+            os.chown(info, git._uid, git._gid)
+
+
+def create_worktree(root: Path, name: str, base: str | None) -> Worktree:
+    git = Git(root)
+    branch = branch_name(name)
+    path = root / WORKTREE_DIR / name
+    base_ref = base or "HEAD"
+    if git.run(
+        "rev-parse", "--verify", "--quiet", f"{base_ref}^{{commit}}", check=False
+    ).returncode:
+        raise NexusError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"base '{base_ref}' is not a commit in {root}",
+            "Pass --base with a branch, tag or commit (a repository needs at least one commit).",
+        )
+    if (
+        git.run("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", check=False).returncode
+        == 0
+    ):
+        raise NexusError(
+            ErrorCode.GIT_BRANCH_EXISTS,
+            f"branch '{branch}' already exists in {root}",
+            f"Delete it (`git branch -D {branch}`) or pick another workspace name.",
+        )
+    if path.exists():
+        raise NexusError(
+            ErrorCode.GIT_WORKTREE_EXISTS,
+            f"worktree folder {path} already exists",
+            f"Remove it (`git worktree remove {path}`) or pick another workspace name.",
+        )
+    (root / WORKTREE_DIR).mkdir(exist_ok=True)
+    if git._as_owner:
+        os.chown(root / WORKTREE_DIR, git._uid, git._gid)
+    git.run("worktree", "add", "-b", branch, str(path), base_ref)
+    _exclude_worktree_dir(git, root)
+    common = Path(git.run("rev-parse", "--git-common-dir").stdout.strip())
+    common_dir = (common if common.is_absolute() else root / common).resolve()
+    return Worktree(root, path, branch, common_dir, base_ref)
+
+
+def is_dirty(path: Path) -> bool:
+    if not path.exists():
+        return False
+    return bool(Git(path).run("status", "--porcelain", check=False).stdout.strip())
+
+
+def unmerged_commits(root: Path, branch: str) -> int:
+    """Commits on ``branch`` that are on no other branch: deleting it would lose them."""
+    git = Git(root)
+    if git.run("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", check=False).returncode:
+        return 0
+    result = git.run(
+        "rev-list",
+        "--count",
+        branch,
+        "--not",
+        f"--exclude={branch}",
+        "--branches",
+        check=False,
+    )
+    return int(result.stdout.strip() or 0)
+
+
+def remove_worktree(root: Path, path: Path, *, force: bool) -> None:
+    git = Git(root)
+    if path.exists():
+        args = ["worktree", "remove", str(path)]
+        if force:
+            args.insert(2, "--force")
+        git.run(*args)
+    git.run("worktree", "prune", check=False)
+
+
+def delete_branch(root: Path, branch: str) -> None:
+    Git(root).run("branch", "-D", branch)
+
+
+def identity(path: Path) -> dict[str, str]:
+    """The user's git identity as seen from ``path`` (user.name / user.email), for the workspace."""
+    git = Git(path)
+    found = {}
+    for key in ("user.name", "user.email"):
+        value = git.run("config", "--get", key, check=False).stdout.strip()
+        if value:
+            found[key] = value
+    return found
