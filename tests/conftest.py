@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,10 +71,14 @@ def remove_containers(installation_id: str | None) -> None:
 
 
 @pytest.fixture
-def nexus_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[NexusEnv]:
-    home = tmp_path / "home"
+def nexus_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[NexusEnv]:
+    # Not pytest's tmp_path: its parents are private to root, and the project must be reachable
+    # by the normal user that owns it (as a real home directory is).
+    base = Path(tempfile.mkdtemp(prefix="nexus-test-"))
+    base.chmod(0o755)
+    home = base / "home"
     nexus_home = home / ".nexus"
-    project = tmp_path / "project"
+    project = base / "project"
     for path in (home, project):
         path.mkdir(parents=True)
     (project / "README.md").write_text("hello from the host\n")
@@ -95,6 +100,7 @@ def nexus_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Nexus
         yield nexus
     finally:
         remove_containers(nexus.installation_id())
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

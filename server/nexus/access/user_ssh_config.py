@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import stat
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -134,9 +135,11 @@ def without_block(text: str, path: Path) -> str:
 
 
 def _writable(path: Path) -> bool:
+    """Writable, and not marked read-only by its owner (no owner write bit; root ignores modes)."""
     target = path.resolve()
     if target.exists():
-        return os.access(target, os.W_OK) and os.access(target.parent, os.W_OK)
+        owner_may_write = bool(target.stat().st_mode & stat.S_IWUSR)
+        return owner_may_write and os.access(target, os.W_OK) and os.access(target.parent, os.W_OK)
     return os.access(target.parent, os.W_OK) if target.parent.exists() else True
 
 

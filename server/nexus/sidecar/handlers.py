@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import codecs
-import inspect
 import logging
 import shlex
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import ValidationError
 from pygls.exceptions import JsonRpcException
 
 from ..config.loader import mask_secrets
-from ..domain.errors import ErrorCode, NexusError
+from ..domain.errors import NexusError
 from ..service.workspaces import CreateOptions
 from . import protocol as p
 from .errors import internal_error, invalid_params, params_not_object, request_failed
@@ -82,35 +81,23 @@ async def get_workspace(ls: NexusSidecar, params: p.NameParams) -> p.JsonObject:
     return (await ls.service.info(params.name)).to_json_dict()
 
 
-def _unsupported(option: str) -> NexusError:
-    return NexusError(
-        ErrorCode.INVALID_ARGUMENT,
-        f"'{option}' is not supported by this version of Nexus",
-        f"Leave '{option}' out, or update Nexus.",
-    )
-
-
 async def create_workspace(ls: NexusSidecar, params: p.CreateParams) -> p.JsonObject:
-    options: dict[str, Any] = {
-        "name": params.name,
-        "backend": params.backend,
-        "cpu": params.cpu,
-        "memory_gb": params.memory_gb,
-        "disk_gb": params.disk_gb,
-        "image": params.image,
-        "source_path": Path(params.source_path) if params.source_path else None,
-        "labels": params.labels,
-    }
-    if params.base is not None:
-        options["base"] = params.base
-    try:
-        create_options = CreateOptions(**options)
-    except TypeError:
-        raise _unsupported("base") from None
+    options = CreateOptions(
+        name=params.name,
+        backend=params.backend,
+        cpu=params.cpu,
+        memory_gb=params.memory_gb,
+        disk_gb=params.disk_gb,
+        image=params.image,
+        source_path=Path(params.source_path) if params.source_path else None,
+        labels=params.labels,
+        worktree=params.worktree,
+        base=params.base,
+    )
     async with work_done(
         ls, params.work_done_token, f"Creating workspace {params.name}"
     ) as progress:
-        workspace = await ls.service.create(create_options, progress)
+        workspace = await ls.service.create(options, progress)
     return workspace.public_dict()
 
 
@@ -131,14 +118,12 @@ async def stop_workspace(ls: NexusSidecar, params: p.LifecycleParams) -> p.JsonO
 
 
 async def delete_workspace(ls: NexusSidecar, params: p.DeleteParams) -> None:
-    service = ls.service
-    extra: dict[str, Any] = {"keep_branch": True} if params.keep_branch else {}
-    if extra and "keep_branch" not in inspect.signature(service.delete).parameters:
-        raise _unsupported("keepBranch")
     async with work_done(
         ls, params.work_done_token, f"Deleting workspace {params.name}"
     ) as progress:
-        await service.delete(params.name, progress, force=params.force, **extra)
+        await ls.service.delete(
+            params.name, progress, force=params.force, keep_branch=params.keep_branch
+        )
 
 
 class _Output:
@@ -194,20 +179,13 @@ async def exec_command(ls: NexusSidecar, params: p.ExecParams) -> p.ExecResult:
     return {"exitCode": code, "stdout": out.text(), "stderr": err.text()}
 
 
-async def _maybe_await(value: Any) -> Any:
-    return await value if inspect.isawaitable(value) else value
-
-
 async def connection_info(ls: NexusSidecar, params: p.NameParams) -> p.JsonObject:
-    service = cast(Any, ls.service)  # WorkspaceService.connection_info -> ConnectionInfo
-    info = await _maybe_await(service.connection_info(params.name))
-    return cast(p.JsonObject, info.to_json_dict())
+    return (await ls.service.connection_info(params.name)).to_json_dict()
 
 
 async def open_workspace(ls: NexusSidecar, params: p.OpenParams) -> p.JsonObject:
-    service = cast(Any, ls.service)  # WorkspaceService.open_target -> OpenTarget
-    target = await _maybe_await(service.open_target(params.name, path=params.path, ide=params.ide))
-    return cast(p.JsonObject, target.to_json_dict())
+    target = await ls.service.open_target(params.name, params.path, params.mode)
+    return target.to_json_dict()
 
 
 # ---- backends and config -----------------------------------------------------------------------

@@ -74,7 +74,8 @@ class CreateParams(WorkDoneParams):
     image: str | None = None
     source_path: str | None = None
     labels: dict[str, str] | None = None
-    base: str | None = None
+    worktree: bool | None = None  # None: config workspace.worktree
+    base: str | None = None  # worktree base ref (default HEAD)
 
 
 class LifecycleParams(WorkDoneParams):
@@ -97,7 +98,8 @@ class ExecParams(WorkDoneParams):
 class OpenParams(Params):
     name: str
     path: str | None = None
-    ide: str | None = None
+    mode: Literal["remote-ssh", "local"] | None = None  # None: config workspace.ide_mode
+    ide: str | None = None  # accepted for compatibility: the editor asking is the IDE
 
 
 class CapabilitiesParams(Params):

@@ -12,10 +12,15 @@ from typing import Any, BinaryIO
 import cattrs
 from lsprotocol import types
 from pydantic import ValidationError
-from pygls.exceptions import FeatureRequestError, JsonRpcException
+from pygls.exceptions import FeatureRequestError, JsonRpcException, JsonRpcInvalidParams
 from pygls.io_ import StdinAsyncReader, StdoutWriter, run_async
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import JsonRPCNotification, JsonRPCRequestMessage, default_converter
+from pygls.protocol import (
+    JsonRPCNotification,
+    JsonRPCRequestMessage,
+    LanguageServerProtocol,
+    default_converter,
+)
 
 from .. import __version__
 from ..service.context import NexusContext
@@ -45,11 +50,29 @@ def converter_factory() -> cattrs.Converter:
     converter: cattrs.Converter = default_converter()  # type: ignore[no-untyped-call]
 
     def keep(obj: dict[str, Any], cls: type[Any]) -> Any:
-        return cls(**obj)
+        return cls(**{"params": None, **obj})  # JSON-RPC allows leaving params out
 
     converter.register_structure_hook(JsonRPCRequestMessage, keep)
     converter.register_structure_hook(JsonRPCNotification, keep)
     return converter
+
+
+class SidecarProtocol(LanguageServerProtocol):
+    """pygls's protocol, except that a request it cannot even read still gets an answer."""
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            if isinstance(data.get("id"), int | str) and "method" in data:
+                log.warning("unreadable %s request: %s", data.get("method"), exc.__cause__)
+                self._send_response(
+                    data["id"],
+                    error=JsonRpcInvalidParams(
+                        message=f"invalid params for {data.get('method')}: {exc.__cause__}"
+                    ).to_response_error(),
+                )
+            raise
 
 
 class QuietPyglsErrors(logging.Filter):
@@ -102,6 +125,8 @@ class LspLogHandler(logging.Handler):
                 self._server.window_log_message(params)
             elif not self._loop.is_closed():
                 self._loop.call_soon_threadsafe(self._server.window_log_message, params)
+        except (BrokenPipeError, RuntimeError):  # the client is gone, or the loop is closing
+            pass
         except Exception:
             self.handleError(record)
 
@@ -115,6 +140,7 @@ class NexusSidecar(LanguageServer):
             __version__,
             text_document_sync_kind=types.TextDocumentSyncKind.None_,
             converter_factory=converter_factory,
+            protocol_cls=SidecarProtocol,
         )
         self.options = InitializationOptions()
         self.watcher: StoreWatcher | None = None
@@ -174,6 +200,10 @@ class NexusSidecar(LanguageServer):
     # ---- logging -----------------------------------------------------------------------------
     def set_log_level(self, level: str) -> None:
         logging.getLogger().setLevel(LEVELS.get(level, logging.INFO))
+        # asyncssh narrates every connection at INFO: only worth it when debugging
+        logging.getLogger("asyncssh").setLevel(
+            logging.INFO if level == "debug" else logging.WARNING
+        )
         quiet_pygls()
 
     def attach_lsp_log(self) -> None:
@@ -226,6 +256,7 @@ class NexusSidecar(LanguageServer):
                 logger=logging.getLogger("pygls.io"),
                 error_handler=self.report_server_error,
             )
+            self.detach_lsp_log()
             log.info("end of input: stopping")
         finally:
             await self.drain()
