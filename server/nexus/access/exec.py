@@ -36,6 +36,8 @@ def build_remote_command(argv: Sequence[str], workdir: str | None) -> str:
 def _client_keys(conn: SSHConnection) -> list[Any] | None:
     import asyncssh
 
+    if not conn.key_auth:
+        return []
     if conn.private_key:
         return [asyncssh.import_private_key(conn.private_key)]
     if conn.private_key_path:
@@ -85,9 +87,8 @@ async def connect(
                 connect_timeout=min(ATTEMPT_TIMEOUT, max(1.0, deadline - loop.time())),
                 password=None,
                 kbdint_auth=False,
-                preferred_auth=("publickey",)
-                if conn.private_key or conn.private_key_path
-                else ("none", "publickey", "keyboard-interactive", "password"),
+                # key_auth=False (a token gateway): no keys offered, the server accepts "none"
+                **({"preferred_auth": ("publickey",)} if conn.key_auth else {}),
             )
         except asyncssh.HostKeyNotVerifiable as exc:
             raise NexusError(
@@ -97,7 +98,11 @@ async def connect(
                 "recreate the workspace if you trust it.",
             ) from exc
         except asyncssh.PermissionDenied as exc:
-            last_error = f"permission denied ({exc.reason})"
+            raise NexusError(
+                ErrorCode.SSH_AUTH_REJECTED,
+                f"{conn.host}:{conn.port} refused Nexus's credentials: {exc.reason}",
+                "The key or token was not accepted; recreate the workspace if this persists.",
+            ) from exc
         except (TimeoutError, OSError, asyncssh.Error) as exc:
             last_error = str(exc) or type(exc).__name__
         if loop.time() + delay >= deadline:
@@ -180,6 +185,27 @@ async def run(
         raise _connection_failed(conn, str(exc)) from exc
     finally:
         client.close()
+
+
+async def fetch_host_key(host: str, port: int, timeout: float = 30.0) -> str:
+    """The server's host key (``ssh-ed25519 AAAA...``), to pin on first contact with a gateway."""
+    import asyncssh
+
+    try:
+        key = await asyncio.wait_for(asyncssh.get_server_host_key(host, port), timeout)
+    except (TimeoutError, OSError, asyncssh.Error) as exc:
+        raise NexusError(
+            ErrorCode.SSH_CONNECTION_FAILED,
+            f"cannot read the host key of {host}:{port}: {exc}",
+            "Check your network, then retry.",
+        ) from exc
+    if key is None:
+        raise NexusError(
+            ErrorCode.SSH_CONNECTION_FAILED,
+            f"{host}:{port} sent no host key",
+            "Check the SSH endpoint, then retry.",
+        )
+    return str(key.export_public_key("openssh").decode().strip())
 
 
 async def wait_ready(conn: SSHConnection, timeout: float) -> None:

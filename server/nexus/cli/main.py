@@ -8,6 +8,7 @@ import sys
 
 import typer
 
+from .. import redact
 from ..domain.errors import ErrorCode, ExitCode, NexusError
 from .config_cmd import config_app
 from .output import render_error
@@ -49,6 +50,9 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(
         level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    for handler in logging.getLogger().handlers:
+        redact.install(handler)
+    redact.register_secret(os.environ.get("DAYTONA_API_KEY"))
     as_json = _wants_json(args)
     try:
         app(args=args, prog_name="nexus")  # exits by itself on success and on usage errors

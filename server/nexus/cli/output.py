@@ -22,6 +22,9 @@ def print_json(data: Any) -> None:
 
 
 def render_error(error: NexusError, as_json: bool) -> None:
+    from ..redact import redact
+
+    error = NexusError(error.code, redact(error.message), redact(error.resolution))
     if as_json:
         print_json({"error": error.to_dict()})
         return

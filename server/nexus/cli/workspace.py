@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shlex
 import shutil
 import sys
@@ -44,15 +45,21 @@ def _run(work: Callable[[WorkspaceService], Coroutine[Any, Any, T]]) -> T:
         context.close()
 
 
-def _parse_labels(values: list[str]) -> dict[str, str]:
+def _is_git_url(value: str) -> bool:
+    return "://" in value or bool(re.match(r"^[\w.-]+@[\w.-]+:", value))
+
+
+def _parse_labels(
+    values: list[str], what: str = "label", example: str = "--label team=platform"
+) -> dict[str, str]:
     labels = {}
     for item in values:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise NexusError(
                 ErrorCode.INVALID_ARGUMENT,
-                f"label {item!r} is not KEY=VALUE",
-                "Pass labels as --label team=platform.",
+                f"{what} {item!r} is not KEY=VALUE",
+                f"Pass it as {example}.",
             )
         labels[key] = value
     return labels
@@ -100,8 +107,10 @@ def create(
         None, "--memory", help="Memory in GB (a real limit on Docker)."
     ),
     disk: float | None = typer.Option(None, "--disk", help="Disk in GB (recorded on Docker)."),
-    source: Path | None = typer.Option(
-        None, "--from", help="Folder to mount at /workspace (default: current directory)."
+    source: str | None = typer.Option(
+        None,
+        "--from",
+        help="Folder to mount at /workspace (default: current directory), or on daytona a git URL to clone.",
     ),
     image: str | None = typer.Option(
         None, "--image", help="Base image for the workspace image (Debian-based)."
@@ -112,6 +121,22 @@ def create(
     ),
     no_worktree: bool = typer.Option(
         False, "--no-worktree", help="Mount the folder itself, even inside a git repository."
+    ),
+    branch: str | None = typer.Option(
+        None, "--branch", help="Branch to clone with --from URL (daytona)."
+    ),
+    region: str | None = typer.Option(None, "--region", help="Daytona region (target)."),
+    auto_stop: int | None = typer.Option(
+        None, "--auto-stop", help="Daytona auto-stop in minutes (0 = never; default: config)."
+    ),
+    ephemeral: bool = typer.Option(
+        False, "--ephemeral", help="Daytona: delete the sandbox when it stops."
+    ),
+    snapshot: str | None = typer.Option(
+        None, "--from-snapshot", help="Daytona snapshot to create from."
+    ),
+    env: list[str] = typer.Option(
+        [], "--env", help="KEY=VALUE environment variable for the sandbox (daytona, repeatable)."
     ),
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -127,10 +152,17 @@ def create(
         memory_gb=memory,
         disk_gb=disk,
         image=image,
-        source_path=source,
+        source_path=None if source is None or _is_git_url(source) else Path(source),
         labels=_parse_labels(label),
         worktree=False if no_worktree else None,
         base=base,
+        region=region,
+        auto_stop_minutes=auto_stop,
+        ephemeral=ephemeral,
+        snapshot=snapshot,
+        git_url=source if source is not None and _is_git_url(source) else None,
+        git_branch=branch,
+        env=_parse_labels(env, what="environment variable", example="--env DEBUG=1"),
     )
 
     async def work(service: WorkspaceService) -> tuple[Workspace, InstallResult | None]:
@@ -160,6 +192,8 @@ def _lifecycle(action: str, name: str, as_json: bool) -> None:
     ws = _run(work)
     if as_json:
         print_json(ws.public_dict())
+    elif ws.status is WorkspaceStatus.MISSING:
+        stdout_console.print(f"Ephemeral workspace [bold]{ws.name}[/] was deleted on stop.")
     else:
         stdout_console.print(f"Workspace [bold]{ws.name}[/] is {ws.status.value}.")
 

@@ -71,14 +71,20 @@ class DaytonaSyncSettings(Section):
     use_process_api_threshold: float = Field(default=5, ge=0)
 
 
+class DaytonaResources(DefaultResources):
+    # within Daytona's default per-sandbox limits (4 vCPU, 8 GB memory, 10 GB disk)
+    disk: float = Field(default=10, gt=0, description="GB")
+
+
 class DaytonaSettings(Section):
     enabled: bool = True
     api_key: str | None = None  # usually "${DAYTONA_API_KEY}" or the env var itself
     api_url: str = "https://app.daytona.io/api"
     default_region: str | None = None
     auto_stop_interval: int = Field(default=30, ge=0, description="minutes, 0 = never")
-    image: str | None = None
-    default_resources: DefaultResources = Field(default_factory=DefaultResources)
+    image: str = "debian:bookworm-slim"  # base image for sandboxes (a snapshot via --from-snapshot)
+    create_timeout: float = Field(default=180, gt=0, description="seconds for create/start/stop")
+    default_resources: DaytonaResources = Field(default_factory=DaytonaResources)
     sync: DaytonaSyncSettings = Field(default_factory=DaytonaSyncSettings)
 
 

@@ -85,6 +85,7 @@ class SSHConnection(Model):
     private_key_path: Path | None = None
     host_key: str | None = None  # "ssh-ed25519 AAAA..." to pin, None = unknown (trust on first use)
     expires_at: datetime | None = None  # for expiring credentials (Daytona tokens)
+    key_auth: bool = True  # False: the gateway authenticates by user name (a token), not a key
 
 
 class BackendCapabilities(Model):
@@ -126,6 +127,7 @@ class ProvisionedWorkspace(Model):
     backend_id: str
     ssh: SSHConnection
     image: str | None = None
+    remote_path: str | None = None  # default REMOTE_PATH
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 

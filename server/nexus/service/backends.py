@@ -6,13 +6,16 @@ from ..config.schema import NexusConfig
 from ..domain.backend import Backend
 from ..domain.errors import ErrorCode, NexusError
 from ..domain.models import BackendCapabilities, BackendType
+from ..locking import file_lock
+from ..paths import NexusPaths
 from ..store import StateStore
 
 
 class BackendRegistry:
-    def __init__(self, config: NexusConfig, store: StateStore) -> None:
+    def __init__(self, config: NexusConfig, store: StateStore, paths: NexusPaths) -> None:
         self._config = config
         self._store = store
+        self._paths = paths
         self._backends: dict[BackendType, Backend] = {}
 
     def get(self, backend_type: BackendType) -> Backend:
@@ -39,10 +42,13 @@ class BackendRegistry:
                 host=docker.host,
                 port_range=docker.port_range,
             )
-        raise NexusError(
-            ErrorCode.CAPABILITY_NOT_SUPPORTED,
-            f"the {backend_type.value} backend is not available in this version of Nexus",
-            "Use `--backend docker`.",
+        from ..backends.daytona.backend import DaytonaBackend
+
+        return DaytonaBackend(
+            self._config.backends.daytona,
+            self._store,
+            self._store.installation_id,
+            lambda name: file_lock(self._paths.lock(name)),
         )
 
     def capabilities(self, backend_type: BackendType) -> BackendCapabilities:

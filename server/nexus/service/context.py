@@ -26,7 +26,7 @@ class NexusContext:
 
     @cached_property
     def backends(self) -> BackendRegistry:
-        return BackendRegistry(self.config, self.store)
+        return BackendRegistry(self.config, self.store, self.paths)
 
     def close(self) -> None:
         if "store" in self.__dict__:

@@ -76,6 +76,14 @@ class CreateOptions:
     labels: dict[str, str] | None = None
     worktree: bool | None = None  # None: config workspace.worktree
     base: str | None = None  # worktree base ref (default HEAD)
+    # Daytona
+    region: str | None = None
+    auto_stop_minutes: int | None = None
+    ephemeral: bool = False
+    snapshot: str | None = None
+    git_url: str | None = None
+    git_branch: str | None = None
+    env: dict[str, str] | None = None
 
 
 class WorkspaceService:
@@ -152,20 +160,33 @@ class WorkspaceService:
         backend = self._backend(backend_type)
         resources = self._resolve_resources(options, backend_type)
         self._check_resources(resources)
-        source = self._source_path(options.source_path)
+        self._check_backend_options(options, backend_type)
+        mounts_local_folder = backend_type is BackendType.DOCKER
+        source = (
+            self._source_path(options.source_path)
+            if mounts_local_folder or options.source_path
+            else None
+        )
         await backend.ensure_ready()
         request = CreateRequest(
             name=name,
             backend=backend_type,
             resources=resources,
             image=options.image,
-            source_path=source,
+            source_path=source if mounts_local_folder else None,
             labels=options.labels or {},
+            region=options.region,
+            auto_stop_minutes=options.auto_stop_minutes,
+            ephemeral=options.ephemeral,
+            snapshot=options.snapshot,
+            git_url=options.git_url,
+            git_branch=options.git_branch,
+            env=options.env or {},
         )
-        use_worktree = (
+        use_worktree = mounts_local_folder and (
             options.worktree if options.worktree is not None else self.ctx.config.workspace.worktree
         )
-        root = worktree.repo_root(source) if use_worktree else None
+        root = await run_blocking(worktree.repo_root, source) if use_worktree and source else None
         if options.base and root is None:
             raise NexusError(
                 ErrorCode.INVALID_ARGUMENT,
@@ -177,7 +198,7 @@ class WorkspaceService:
                 name=name,
                 backend=backend_type,
                 status=WorkspaceStatus.CREATING,
-                local_path=str(source),
+                local_path=str(source) if source else None,
                 resources=resources,
                 labels=request.labels,
             )
@@ -195,6 +216,7 @@ class WorkspaceService:
                 ssh_user=provisioned.ssh.username,
                 host_key=provisioned.ssh.host_key,
                 image=provisioned.image,
+                remote_path=provisioned.remote_path or REMOTE_PATH,
                 metadata={**self.get(name).metadata, **provisioned.metadata},
             )
             self.ssh_files.refresh()
@@ -204,6 +226,35 @@ class WorkspaceService:
         except BaseException:
             await asyncio.shield(self._undo_create(name, progress))
             raise
+
+    def _check_backend_options(self, options: CreateOptions, backend: BackendType) -> None:
+        daytona_only = {
+            "--region": options.region,
+            "--auto-stop": options.auto_stop_minutes,
+            "--ephemeral": options.ephemeral or None,
+            "--from-snapshot": options.snapshot,
+            "--from URL": options.git_url,
+        }
+        if backend is not BackendType.DAYTONA:
+            given = [flag for flag, value in daytona_only.items() if value is not None]
+            if given:
+                raise NexusError(
+                    ErrorCode.INVALID_ARGUMENT,
+                    f"{', '.join(given)} only apply to the daytona backend",
+                    "Add --backend daytona, or drop those options.",
+                )
+        if options.git_branch and not options.git_url:
+            raise NexusError(
+                ErrorCode.INVALID_ARGUMENT,
+                "--branch needs --from URL (a git repository to clone)",
+                "Pass --from https://host/org/repo --branch NAME.",
+            )
+        if options.auto_stop_minutes is not None and options.auto_stop_minutes < 0:
+            raise NexusError(
+                ErrorCode.INVALID_ARGUMENT,
+                "--auto-stop must be 0 (never) or a number of minutes",
+                "Pass --auto-stop 30, or 0 to disable.",
+            )
 
     async def _add_worktree(
         self, request: CreateRequest, root: Path, base: str | None, progress: Progress
@@ -272,7 +323,13 @@ class WorkspaceService:
 
     async def _wait_ssh(self, workspace: Workspace) -> None:
         conn = await self.connection(workspace, refresh_files=False)
-        await ssh_exec.wait_ready(conn, timeout=self.ctx.config.ssh.connect_timeout)
+        try:
+            await ssh_exec.wait_ready(conn, timeout=self.ctx.config.ssh.connect_timeout)
+        except NexusError as error:
+            if error.code != ErrorCode.SSH_AUTH_REJECTED or conn.key_auth:
+                raise
+            conn = await self.connection(workspace, refresh_files=False, renew=True)
+            await ssh_exec.wait_ready(conn, timeout=self.ctx.config.ssh.connect_timeout)
 
     # ---- lifecycle ---------------------------------------------------------------------------
     def _claim(self, workspace: Workspace, transition: WorkspaceStatus) -> WorkspaceStatus:
@@ -317,6 +374,12 @@ class WorkspaceService:
         except BaseException:
             await asyncio.shield(self._settle(workspace, previous))
             raise
+        if workspace.metadata.get("delete_on_stop"):
+            # ephemeral: the backend deleted it on stop; forget it too
+            self._store.remove(name)
+            self._forget_keys(name)
+            self.ssh_files.refresh()
+            return workspace.model_copy(update={"status": WorkspaceStatus.MISSING})
         return self._store.update(name, status=WorkspaceStatus.STOPPED)
 
     async def _settle(self, workspace: Workspace, fallback: WorkspaceStatus) -> None:
@@ -419,11 +482,12 @@ class WorkspaceService:
 
     # ---- access ------------------------------------------------------------------------------
     async def connection(
-        self, workspace: Workspace, *, refresh_files: bool = True
+        self, workspace: Workspace, *, refresh_files: bool = True, renew: bool = False
     ) -> SSHConnection:
         """The SSH endpoint with Nexus's client key; fresh credentials, current ssh files."""
-        conn: SSHConnection = await self._backend(workspace.backend).get_ssh_connection(workspace)
-        if conn.private_key is None and conn.private_key_path is None:
+        backend = self._backend(workspace.backend)
+        conn: SSHConnection = await backend.get_ssh_connection(workspace, renew=renew)
+        if conn.key_auth and conn.private_key is None and conn.private_key_path is None:
             key_path, _ = ensure_client_key(self.ctx.paths)
             conn = conn.model_copy(update={"private_key_path": key_path})
         if refresh_files:
@@ -482,6 +546,15 @@ class WorkspaceService:
     async def running_connection(self, name: str) -> tuple[Workspace, SSHConnection]:
         workspace = await self.refresh(name)
         if workspace.status is not WorkspaceStatus.RUNNING:
+            if (
+                workspace.backend is BackendType.DAYTONA
+                and workspace.status is WorkspaceStatus.STOPPED
+            ):
+                raise NexusError(
+                    ErrorCode.DAYTONA_SANDBOX_STOPPED,
+                    f"the Daytona sandbox of '{name}' is stopped (auto-stop or `workspace stop`)",
+                    f"Run `nexus workspace start {name}`.",
+                )
             raise workspace_not_running(name, workspace.status.value)
         return workspace, await self.connection(workspace)
 
@@ -496,13 +569,21 @@ class WorkspaceService:
         workdir: str | None = None,
     ) -> int:
         workspace, conn = await self.running_connection(name)
-        return await ssh_exec.run(
-            conn,
-            argv,
-            stdout=stdout,
-            stderr=stderr,
-            stdin=stdin,
-            workdir=workdir or workspace.remote_path or REMOTE_PATH,
-            forward_agent=self.ctx.config.ssh.forward_agent,
-            connect_timeout=self.ctx.config.ssh.connect_timeout,
-        )
+        for attempt in (1, 2):
+            try:
+                return await ssh_exec.run(
+                    conn,
+                    argv,
+                    stdout=stdout,
+                    stderr=stderr,
+                    stdin=stdin,
+                    workdir=workdir or workspace.remote_path or REMOTE_PATH,
+                    forward_agent=self.ctx.config.ssh.forward_agent,
+                    connect_timeout=self.ctx.config.ssh.connect_timeout,
+                )
+            except NexusError as error:
+                # a token revoked or expired early on the server: renew once and retry
+                if error.code != ErrorCode.SSH_AUTH_REJECTED or conn.key_auth or attempt == 2:
+                    raise
+                conn = await self.connection(workspace, renew=True)
+        raise AssertionError("unreachable")

@@ -240,7 +240,9 @@ class DockerBackend:
         await run_blocking(_delete)
 
     # ---- connection and status ---------------------------------------------------------------
-    async def get_ssh_connection(self, workspace: Workspace) -> SSHConnection:
+    async def get_ssh_connection(
+        self, workspace: Workspace, *, renew: bool = False
+    ) -> SSHConnection:
         if workspace.ssh_port is None:
             raise NexusError(
                 ErrorCode.SSH_CONNECTION_FAILED,
