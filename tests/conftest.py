@@ -103,6 +103,17 @@ def nexus_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[NexusEnv]:
         shutil.rmtree(base, ignore_errors=True)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _never_the_real_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Safety net: nothing in the suite may touch this machine's ~/.ssh or ~/.nexus."""
+    home = tmp_path_factory.mktemp("session-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HOME", str(home))
+        patch.setenv("NEXUS_HOME", str(home / ".nexus"))
+        patch.delenv("SSH_AUTH_SOCK", raising=False)
+        yield
+
+
 @pytest.fixture(scope="session")
 def docker_engine() -> None:
     """Docker tests need a real engine; without one they fail (CI starts it), never silently pass."""

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import sshconf
 
 from tests.conftest import NexusEnv
 from tests.e2e.test_docker_cli import ok
@@ -295,6 +296,10 @@ def test_ten_processes_leave_a_config_that_matches_the_store(nexus_env: NexusEnv
     assert sorted(live) == [n for n in names if n[-1] in "13579"]
     generated = (nexus_env.nexus_home / "ssh" / "config").read_text()
     assert sorted(re.findall(r"^Host nexus-(\S+)$", generated, re.M)) == sorted(live)
+    parsed = sshconf.read_ssh_config(str(nexus_env.nexus_home / "ssh" / "config"))
+    assert sorted(parsed.hosts()) == sorted(f"nexus-{name}" for name in live)
+    for name, ws in live.items():
+        assert int(parsed.host(f"nexus-{name}")["port"]) == ws["sshPort"]
     user_config = (nexus_env.home / ".ssh" / "config").read_text()
     assert user_config.count("Include") == 1
     for name, ws in live.items():
