@@ -221,3 +221,37 @@ def test_config_commands(nexus_env: NexusEnv) -> None:
     )
     assert listing["values"]["backends.daytona.api_key"] == "********"
     assert "dtn_never_shown" not in json.dumps(listing)
+
+
+def test_ssh_gives_an_interactive_tty_in_workspace(nexus_env: NexusEnv) -> None:
+    import os
+    import pty
+    import select
+    import time
+
+    from tests.conftest import NEXUS_BIN
+
+    ok(nexus_env.run("workspace", "create", "tty"))
+    pid, fd = pty.fork()
+    if pid == 0:  # child: the CLI on a real terminal
+        os.chdir(nexus_env.project)
+        os.execve(NEXUS_BIN, [NEXUS_BIN, "workspace", "ssh", "tty"], nexus_env.env)
+    output = b""
+    os.write(fd, b"tty; echo cwd=$(pwd); exit 7\n")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 1)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    _, status = os.waitpid(pid, 0)
+    text = output.decode(errors="replace")
+    assert "/dev/pts/" in text  # a real TTY on the remote side
+    assert "cwd=/workspace" in text
+    assert os.waitstatus_to_exitcode(status) == 7
