@@ -40,6 +40,18 @@ def version(as_json: bool = typer.Option(False, "--json", help="Machine-readable
         typer.echo(f"nexus {__version__}")
 
 
+@app.command(
+    "sidecar",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def sidecar(ctx: typer.Context) -> None:
+    """Serve the editor sidecar (JSON-RPC on stdio); same as `nexus-sidecar`."""
+    from ..sidecar.main import main as sidecar_main
+
+    sidecar_main(list(ctx.args))
+
+
 def _wants_json(argv: list[str]) -> bool:
     return "--json" in argv[: argv.index("--")] if "--" in argv else "--json" in argv
 

@@ -44,6 +44,11 @@ def main(argv: list[str] | None = None) -> None:
         force=True,
     )
     logging.getLogger("pygls").setLevel(logging.WARNING)
+    from .. import redact
+
+    for handler in logging.getLogger().handlers:
+        redact.install(handler)
+    redact.register_secret(os.environ.get("DAYTONA_API_KEY"))
     if unknown:  # clients may append transport flags we do not need (e.g. --clientProcessId=N)
         logging.getLogger("nexus.sidecar").info("ignoring arguments: %s", " ".join(unknown))
 

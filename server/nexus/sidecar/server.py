@@ -22,7 +22,7 @@ from pygls.protocol import (
     default_converter,
 )
 
-from .. import __version__
+from .. import __version__, redact
 from ..service.context import NexusContext
 from ..service.workspaces import WorkspaceService
 from . import protocol
@@ -210,6 +210,7 @@ class NexusSidecar(LanguageServer):
         if self._lsp_log is None:
             self._lsp_log = LspLogHandler(self, asyncio.get_running_loop())
             self._lsp_log.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+            redact.install(self._lsp_log)
             logging.getLogger().addHandler(self._lsp_log)
 
     def detach_lsp_log(self) -> None:

@@ -60,6 +60,7 @@ class StoreWatcher:
         self._interval = interval
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._stopped = False
 
     def start(self) -> None:
         if self._task is None:
@@ -70,6 +71,7 @@ class StoreWatcher:
         self._wake.set()
 
     async def stop(self) -> None:
+        self._stopped = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -81,10 +83,8 @@ class StoreWatcher:
         try:
             revision = store.revision()
             snapshot = _snapshot(store)
-            while True:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._interval)
-                self._wake.clear()
+            while not self._stopped:
+                await self._sleep()
                 try:
                     current_revision = store.revision()
                     if current_revision == revision:
@@ -100,6 +100,15 @@ class StoreWatcher:
                 snapshot = current
         finally:
             store.close()
+
+    async def _sleep(self) -> None:
+        """Until the next tick or a poke (not ``wait_for``: it can swallow a cancellation)."""
+        woken = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({woken}, timeout=self._interval)
+        finally:
+            woken.cancel()
+            self._wake.clear()
 
 
 def _snapshot(store: StateStore) -> Snapshot:
