@@ -255,3 +255,30 @@ def test_ssh_gives_an_interactive_tty_in_workspace(nexus_env: NexusEnv) -> None:
     assert "/dev/pts/" in text  # a real TTY on the remote side
     assert "cwd=/workspace" in text
     assert os.waitstatus_to_exitcode(status) == 7
+
+
+def test_two_nexus_homes_on_one_engine_never_share_a_port(nexus_env: NexusEnv) -> None:
+    """A stopped workspace of another Nexus home keeps its port: nobody else may take it."""
+    from tests.conftest import remove_containers
+
+    other_home = nexus_env.home.parent / "other-home"
+    other_home.mkdir()
+    other = NexusEnv(
+        home=other_home,
+        nexus_home=other_home / ".nexus",
+        project=nexus_env.project,
+        env={**nexus_env.env, "HOME": str(other_home), "NEXUS_HOME": str(other_home / ".nexus")},
+    )
+    try:
+        first = json.loads(ok(nexus_env.run("workspace", "create", "mine", "--json")).stdout)
+        ok(nexus_env.run("workspace", "stop", "mine"))  # its port is free on the host now
+        second = json.loads(ok(other.run("workspace", "create", "theirs", "--json")).stdout)
+        assert second["sshPort"] != first["sshPort"]
+        restarted = json.loads(ok(nexus_env.run("workspace", "start", "mine", "--json")).stdout)
+        assert restarted["sshPort"] == first["sshPort"]
+        assert (
+            ok(nexus_env.run("workspace", "exec", "mine", "--", "hostname")).stdout.strip()
+            == "mine"
+        )
+    finally:
+        remove_containers(other.installation_id())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from typing import Any, Protocol
 
 from .models import (
@@ -22,7 +23,9 @@ from .progress import Progress
 class PortAllocator(Protocol):
     """Hands out host ports unique across every workspace and process (the state store does this)."""
 
-    def allocate_port(self, name: str, purpose: str, low: int, high: int) -> int: ...
+    def allocate_port(
+        self, name: str, purpose: str, low: int, high: int, exclude: AbstractSet[int] = ...
+    ) -> int: ...
 
     def release_ports(self, name: str) -> None: ...
 

@@ -14,6 +14,7 @@ import socket
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
+from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -264,7 +265,9 @@ class StateStore:
             conn.execute("DELETE FROM workspaces WHERE name = ?", (name,))
 
     # ---- ports -------------------------------------------------------------------------------
-    def allocate_port(self, name: str, purpose: str, low: int, high: int) -> int:
+    def allocate_port(
+        self, name: str, purpose: str, low: int, high: int, exclude: AbstractSet[int] = frozenset()
+    ) -> int:
         """Give ``name`` a host port for ``purpose`` from [low, high], unique across all workspaces.
 
         The choice and the insert happen in one write transaction, so concurrent creates in
@@ -278,7 +281,7 @@ class StateStore:
                 return int(existing["port"])
             taken = {r["port"] for r in conn.execute("SELECT port FROM ports")}
             for port in range(low, high + 1):
-                if port in taken or not _port_is_free(port):
+                if port in taken or port in exclude or not _port_is_free(port):
                     continue
                 conn.execute(
                     "INSERT INTO ports (port, workspace, purpose) VALUES (?, ?, ?)",

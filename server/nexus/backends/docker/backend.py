@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import tarfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ SSH_PURPOSE = "ssh"
 LABEL_WORKSPACE = "nexus.workspace"
 LABEL_INSTALLATION = "nexus.installation"
 LABEL_USER_PREFIX = "nexus.label."
+PORT_ATTEMPTS = 3
 
 _STATUS = {
     "created": WorkspaceStatus.STOPPED,
@@ -141,7 +143,52 @@ class DockerBackend:
         progress.step("image", f"Preparing workspace image (base {base})")
         tag = ensure_image(client, base, progress)
         low, high = self._port_range
-        port = self._ports.allocate_port(request.name, SSH_PURPOSE, low, high)
+        # Ports other Nexus homes on this engine hold (stopped containers included: they need
+        # their port back on start), which a bind probe on this machine cannot see.
+        taken = self._published_ports(client)
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            port = self._ports.allocate_port(request.name, SSH_PURPOSE, low, high, exclude=taken)
+            progress.step("container", f"Creating container {self.container_name(request.name)}")
+            container = self._create_container(client, request, keys, tag, port)
+            progress.step("start", "Starting container")
+            try:
+                engine.translate(container.start, "start the workspace container")
+                break
+            except NexusError as exc:
+                if "port is already allocated" not in exc.message or attempt == PORT_ATTEMPTS:
+                    raise
+                # another process on the engine took it between our check and the start
+                engine.translate(
+                    partial(container.remove, force=True, v=True), "remove a container"
+                )
+                self._ports.release_ports(request.name)
+                taken.add(port)
+        return ProvisionedWorkspace(
+            backend_id=container.id,
+            image=tag,
+            ssh=SSHConnection(
+                host="127.0.0.1", port=port, username=SSH_USER, host_key=keys.host_public_key
+            ),
+            metadata={"container_name": self.container_name(request.name)},
+        )
+
+    def _published_ports(self, client: Any) -> set[int]:
+        containers = engine.translate(
+            lambda: client.containers.list(all=True, filters={"label": LABEL_WORKSPACE}),
+            "list containers",
+        )
+        ports: set[int] = set()
+        for container in containers:
+            bindings = (container.attrs.get("HostConfig") or {}).get("PortBindings") or {}
+            for binds in bindings.values():
+                for bind in binds or []:
+                    if str(bind.get("HostPort", "")).isdigit():
+                        ports.add(int(bind["HostPort"]))
+        return ports
+
+    def _create_container(
+        self, client: Any, request: CreateRequest, keys: ProvisionKeys, tag: str, port: int
+    ) -> Any:
         source = request.source_path
         volumes: dict[str, dict[str, str]] = {}
         environment = {"NEXUS_WORKSPACE": request.name}
@@ -161,7 +208,6 @@ class DockerBackend:
             limits["nano_cpus"] = int(request.resources.cpu * 1e9)
         if request.resources.memory_gb:
             limits["mem_limit"] = f"{int(request.resources.memory_gb * 1024)}m"
-        progress.step("container", f"Creating container {self.container_name(request.name)}")
         container = engine.translate(
             lambda: client.containers.create(
                 tag,
@@ -178,38 +224,32 @@ class DockerBackend:
             ),
             "create the workspace container",
         )
-        secrets_tar = _tar_of(
-            [
-                ("/etc/ssh/nexus/ssh_host_ed25519_key", keys.host_private_key.encode(), 0o600, 0),
-                (
-                    "/etc/ssh/nexus/ssh_host_ed25519_key.pub",
-                    (keys.host_public_key + "\n").encode(),
-                    0o644,
-                    0,
-                ),
-                (
-                    f"/etc/ssh/nexus/authorized_keys/{SSH_USER}",
-                    (keys.authorized_key + "\n").encode(),
-                    0o644,
-                    0,
-                ),
-            ]
-        )
-        engine.translate(lambda: container.put_archive("/", secrets_tar), "install SSH keys")
-        if request.git_config:
-            gitconfig = _gitconfig(request.git_config).encode()
-            home_tar = _tar_of([(f"/home/{SSH_USER}/.gitconfig", gitconfig, 0o644, 1000)])
-            engine.translate(lambda: container.put_archive("/", home_tar), "install git settings")
-        progress.step("start", "Starting container")
-        engine.translate(container.start, "start the workspace container")
-        return ProvisionedWorkspace(
-            backend_id=container.id,
-            image=tag,
-            ssh=SSHConnection(
-                host="127.0.0.1", port=port, username=SSH_USER, host_key=keys.host_public_key
+        files = [
+            ("/etc/ssh/nexus/ssh_host_ed25519_key", keys.host_private_key.encode(), 0o600, 0),
+            (
+                "/etc/ssh/nexus/ssh_host_ed25519_key.pub",
+                (keys.host_public_key + "\n").encode(),
+                0o644,
+                0,
             ),
-            metadata={"container_name": self.container_name(request.name)},
-        )
+            (
+                f"/etc/ssh/nexus/authorized_keys/{SSH_USER}",
+                (keys.authorized_key + "\n").encode(),
+                0o644,
+                0,
+            ),
+        ]
+        if request.git_config:
+            files.append(
+                (
+                    f"/home/{SSH_USER}/.gitconfig",
+                    _gitconfig(request.git_config).encode(),
+                    0o644,
+                    1000,
+                )
+            )
+        engine.translate(lambda: container.put_archive("/", _tar_of(files)), "install SSH keys")
+        return container
 
     async def start(self, workspace: Workspace, progress: Progress) -> None:
         def _start() -> None:
