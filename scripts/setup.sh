@@ -11,6 +11,11 @@ else
   sudo -E bash scripts/docker-engine.sh
 fi
 
+# Node.js for the VS Code extension (the e2e test adds its own Node 24 and code-server).
+if ! command -v npm >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ]; then apt-get install -y -qq nodejs npm >/dev/null; else sudo apt-get install -y -qq nodejs npm >/dev/null; fi
+fi
+
 PYTHON="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv

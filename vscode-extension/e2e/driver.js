@@ -1,0 +1,297 @@
+// Drives the Nexus extension inside code-server with Playwright (system Chromium).
+// usage: node driver.js URL ARTIFACTS_DIR    (run by run.sh, which sets the environment)
+'use strict';
+const { chromium } = require(process.env.PW_CORE || 'playwright-core');
+const { execSync } = require('child_process');
+const fs = require('fs');
+const path = require('path');
+
+const [url, art] = process.argv.slice(2);
+const runDir = process.env.NEXUS_E2E_RUN_DIR;
+const recordFile = process.env.NEXUS_E2E_RECORD_OPEN;
+const backend = process.env.NEXUS_E2E_BACKEND || 'docker';
+const name = process.env.NEXUS_E2E_WORKSPACE || `e2e-${Date.now().toString(36).slice(-5)}`;
+const CREATE_TIMEOUT = Number(process.env.NEXUS_E2E_CREATE_TIMEOUT_MS || 600000);
+
+const t0 = Date.now();
+const log = (...a) => console.log(`[driver ${((Date.now() - t0) / 1000).toFixed(1)}s]`, ...a);
+let shot = 0;
+const steps = [];
+let cancelOutcome = 'not run';
+
+async function screenshot(page, label) {
+    shot += 1;
+    const file = path.join(art, `${String(shot).padStart(2, '0')}-${label}.png`);
+    await page.screenshot({ path: file });
+    log('screenshot', path.basename(file));
+}
+
+/** result.json is rewritten after every step, so a run killed half-way still names its workspace. */
+function saveResult(ok, error) {
+    fs.writeFileSync(path.join(art, 'result.json'), JSON.stringify({
+        ok, workspace: name, backend, error, cancel: cancelOutcome, steps, seconds: (Date.now() - t0) / 1000,
+    }, null, 2) + '\n');
+}
+
+async function step(label, fn) {
+    const s = Date.now();
+    log(`step: ${label}`);
+    saveResult(false, `interrupted during: ${label}`);
+    await fn();
+    steps.push({ step: label, seconds: (Date.now() - s) / 1000 });
+}
+
+/** Runs a palette command; retries while contributed commands are not registered yet. */
+async function runCommand(page, title) {
+    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title });
+    const input = page.locator('.quick-input-widget .quick-input-box input');
+    const deadline = Date.now() + 60000;
+    while (Date.now() < deadline) {
+        await page.keyboard.press('Escape');
+        await page.keyboard.press('F1');
+        if (!(await input.waitFor({ state: 'visible', timeout: 4000 }).then(() => true, () => false))) {
+            continue;
+        }
+        await input.fill(`>${title}`);
+        if (await row.first().waitFor({ state: 'visible', timeout: 3000 }).then(() => true, () => false)) {
+            await page.keyboard.press('Enter');
+            return;
+        }
+        log(`"${title}" not in the palette yet, retrying`);
+        await page.waitForTimeout(1000);
+    }
+    throw new Error(`command "${title}" never appeared in the palette`);
+}
+
+/** Waits for a quick input whose title contains `title`. */
+async function quickInput(page, title) {
+    await page.locator('.quick-input-widget .quick-input-title', { hasText: title }).waitFor({ state: 'visible', timeout: 20000 });
+}
+
+/** Picks the quick pick entry labelled `label`. */
+async function pick(page, label) {
+    const input = page.locator('.quick-input-widget .quick-input-box input');
+    await input.fill(label);
+    await page.locator('.quick-input-list .monaco-list-row.focused', { hasText: label }).waitFor({ timeout: 10000 });
+    await page.keyboard.press('Enter');
+}
+
+/** Deletes a workspace through the palette and the confirmation dialog; waits for its row to go. */
+async function deleteViaPalette(page, ws, shoot) {
+    await runCommand(page, 'Nexus: Delete Workspace');
+    await pick(page, ws);
+    const dialog = page.locator('.monaco-dialog-box');
+    await dialog.waitFor({ timeout: 15000 });
+    if (shoot) {
+        await screenshot(page, 'delete-confirm');
+    }
+    await dialog.getByRole('button', { name: 'Delete', exact: true }).click();
+    await page.locator('.pane-body .monaco-list-row', { hasText: ws }).first().waitFor({ state: 'detached', timeout: CREATE_TIMEOUT });
+    await page.waitForTimeout(500);
+}
+
+/** The extension's log file in the code-server profile. */
+function logFile() {
+    const logs = path.join(runDir, 'ud', 'logs');
+    for (const session of fs.existsSync(logs) ? fs.readdirSync(logs).sort().reverse() : []) {
+        const f = path.join(logs, session, 'exthost1', 'nexus.nexus-workspaces', 'Nexus.log');
+        if (fs.existsSync(f)) {
+            return f;
+        }
+    }
+    return path.join(logs, 'missing');
+}
+
+function treeRow(page) {
+    return page.locator('.pane-body .monaco-list-row', { hasText: name });
+}
+
+async function showNexusView(page) {
+    const icon = page.locator('.activitybar .action-label[aria-label^="Nexus"]');
+    if (await icon.first().isVisible().catch(() => false)) {
+        await icon.first().click();
+    } else {
+        await runCommand(page, 'View: Show Nexus Workspaces');
+    }
+    await page.locator('.pane-header[aria-label^="Nexus Workspaces"]').first().waitFor({ state: 'attached', timeout: 20000 });
+}
+
+(async () => {
+    const profile = fs.mkdtempSync(path.join(runDir || art, 'chrome-'));
+    const ctx = await chromium.launchPersistentContext(profile, {
+        executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+        headless: true,
+        viewport: { width: 1400, height: 860 },
+        timeout: 60000,
+        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-dev-shm-usage',
+            '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    const page = ctx.pages()[0] || (await ctx.newPage());
+    let failed;
+    try {
+        await step('load the workbench', async () => {
+            await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 60000 });
+            await page.waitForSelector('.monaco-workbench .part.statusbar', { timeout: 60000 });
+            await page.waitForTimeout(1000);
+        });
+
+        await step('Nexus: Create Workspace', async () => {
+            await runCommand(page, 'Nexus: Create Workspace');
+            await quickInput(page, '(1/3)');
+            await page.locator('.quick-input-widget .quick-input-box input').fill(name);
+            await screenshot(page, 'create-name');
+            await page.keyboard.press('Enter');
+            await quickInput(page, '(2/3)');
+            await screenshot(page, 'create-backend');
+            await pick(page, backend);
+            await quickInput(page, '(3/3)');
+            await screenshot(page, 'create-resources');
+            await pick(page, 'Default');
+        });
+
+        await step('progress notification with Cancel', async () => {
+            const toast = page.locator('.notifications-toasts .notification-toast', { hasText: `Creating workspace "${name}"` });
+            if (await toast.first().waitFor({ timeout: 15000 }).then(() => true, () => false)) {
+                await page.waitForTimeout(500);
+                await screenshot(page, 'create-progress');
+                const cancel = toast.first().locator('.monaco-button', { hasText: 'Cancel' });
+                log(`progress toast seen; Cancel button visible: ${await cancel.isVisible().catch(() => false)}`);
+            } else {
+                log('progress toast not seen (the operation may have finished already)');
+            }
+        });
+
+        await step('the workspace appears in the tree as running', async () => {
+            await showNexusView(page);
+            await treeRow(page).first().waitFor({ timeout: 30000 });
+            await treeRow(page).filter({ hasText: 'running' }).first().waitFor({ timeout: CREATE_TIMEOUT });
+            await page.waitForTimeout(500);
+            await screenshot(page, 'tree-running');
+        });
+
+        await step('Open in New Window (inline action, recorded)', async () => {
+            const row = treeRow(page).first();
+            await row.hover();
+            await row.locator('.action-label[aria-label="Open in New Window"]').click({ timeout: 10000 });
+            const deadline = Date.now() + 60000;
+            while (!fs.existsSync(recordFile) && Date.now() < deadline) {
+                await page.waitForTimeout(250);
+            }
+            if (!fs.existsSync(recordFile)) {
+                throw new Error('Open in New Window did not record a URI');
+            }
+            const record = JSON.parse(fs.readFileSync(recordFile, 'utf8'));
+            log('open record', JSON.stringify(record));
+            const want = `vscode-remote://ssh-remote+nexus-${name}/`;
+            if (record.command !== 'vscode.openFolder' || !String(record.uri).startsWith(want) || record.options?.forceNewWindow !== true) {
+                throw new Error(`unexpected open record ${JSON.stringify(record)} (wanted ${want}...)`);
+            }
+            await screenshot(page, 'open-recorded');
+        });
+
+        const terminalStop = process.env.NEXUS_E2E_TERMINAL_STOP;
+        if (terminalStop) {
+            await step('a stop made from a terminal shows in the tree; Start from the tree', async () => {
+                const cmd = terminalStop.replaceAll('{name}', name);
+                log(`terminal: ${cmd}`);
+                execSync(cmd, { stdio: 'inherit', timeout: 300000 });
+                await treeRow(page).filter({ hasText: 'stopped' }).first().waitFor({ timeout: 60000 });
+                await screenshot(page, 'tree-stopped-from-terminal');
+                const row = treeRow(page).first();
+                await row.hover();
+                await row.locator('.action-label[aria-label="Start Workspace"]').click({ timeout: 10000 });
+                await treeRow(page).filter({ hasText: 'running' }).first().waitFor({ timeout: CREATE_TIMEOUT });
+            });
+        }
+
+        await step('Nexus: Run Command in Workspace streams its output', async () => {
+            await runCommand(page, 'Nexus: Run Command in Workspace');
+            await pick(page, name);
+            await page.locator('.quick-input-widget .quick-input-title', { hasText: `Run in workspace "${name}"` }).waitFor({ timeout: 20000 });
+            await page.locator('.quick-input-widget .quick-input-box input').fill('echo nexus-e2e-ok');
+            await page.keyboard.press('Enter');
+            const lines = page.locator('.part.panel .view-line');
+            await lines.filter({ hasText: /^\s*nexus-e2e-ok\s*$/ }).first().waitFor({ timeout: 60000 });
+            await lines.filter({ hasText: '[exit code 0]' }).first().waitFor({ timeout: 60000 });
+            await screenshot(page, 'exec-output');
+            await page.locator('.part.panel .action-label[aria-label^="Hide Panel"], .part.panel .action-label[aria-label^="Close Panel"]')
+                .first().click({ timeout: 5000 }).catch(() => log('could not hide the panel'));
+        });
+
+        await step('Nexus: Show Info', async () => {
+            await runCommand(page, 'Nexus: Show Info');
+            await pick(page, name);
+            await page.locator('.monaco-editor .view-lines', { hasText: `Nexus workspace ${name}` }).first().waitFor({ timeout: 30000 });
+            await screenshot(page, 'show-info');
+            await runCommand(page, 'View: Close Editor');
+        });
+
+        await step('Nexus: Restart Sidecar keeps the tree', async () => {
+            const before = fs.existsSync(logFile()) ? fs.readFileSync(logFile(), 'utf8').split('sidecar ready').length : 0;
+            await runCommand(page, 'Nexus: Restart Sidecar');
+            const deadline = Date.now() + 60000;
+            while (Date.now() < deadline && !(fs.existsSync(logFile()) && fs.readFileSync(logFile(), 'utf8').split('sidecar ready').length > before)) {
+                await page.waitForTimeout(250);
+            }
+            if (Date.now() >= deadline) {
+                throw new Error('the sidecar did not come back after Restart Sidecar');
+            }
+            await treeRow(page).filter({ hasText: 'running' }).first().waitFor({ timeout: 30000 });
+        });
+
+        await step('Nexus: Delete Workspace (confirmed) and the tree row goes', async () => {
+            await deleteViaPalette(page, name, true);
+            await screenshot(page, 'tree-after-delete');
+        });
+        await step('Create again and Cancel from the progress notification', async () => {
+            const doomed = `${name}-c`;
+            await runCommand(page, 'Nexus: Create Workspace');
+            await quickInput(page, '(1/3)');
+            await page.locator('.quick-input-widget .quick-input-box input').fill(doomed);
+            await page.keyboard.press('Enter');
+            await quickInput(page, '(2/3)');
+            await pick(page, backend);
+            await quickInput(page, '(3/3)');
+            await pick(page, 'Default');
+            const toast = page.locator('.notifications-toasts .notification-toast', { hasText: `Creating workspace "${doomed}"` });
+            // Click as soon as the button exists (a warm local create takes well under a second):
+            // a DOM click event, since the toast is still sliding in.
+            const cancelButton = toast.first().locator('.monaco-button', { hasText: 'Cancel' });
+            await cancelButton.waitFor({ state: 'attached', timeout: 15000 });
+            await cancelButton.dispatchEvent('click');
+            const cancelled = page.locator('.notifications-toasts .notification-toast', { hasText: `Create workspace "${doomed}": cancelled.` });
+            const finished = page.locator('.notifications-toasts .notification-toast', { hasText: `Workspace "${doomed}" is running.` });
+            const outcome = await Promise.race([
+                cancelled.first().waitFor({ timeout: CREATE_TIMEOUT }).then(() => 'cancelled'),
+                finished.first().waitFor({ timeout: CREATE_TIMEOUT }).then(() => 'finished'),
+            ]);
+            await screenshot(page, 'create-cancelled');
+            cancelOutcome = outcome;
+            if (outcome !== 'cancelled') {
+                // The sidecar answered before the cancellation reached it: not a failure of the
+                // extension, but nothing was verified; clean up.
+                log(`WARNING: the create of ${doomed} finished before Cancel reached the sidecar; deleting it`);
+                await deleteViaPalette(page, doomed, false);
+                return;
+            }
+            const row = page.locator('.pane-body .monaco-list-row', { hasText: doomed });
+            await row.first().waitFor({ state: 'detached', timeout: 30000 });
+            await page.getByRole('button', { name: 'Refresh Workspaces' }).first().click().catch(() => undefined);
+            await page.waitForTimeout(1500);
+            if (await row.count()) {
+                throw new Error(`${doomed} is still listed after the cancelled create`);
+            }
+            await screenshot(page, 'tree-after-cancel');
+        });
+        log('PASS');
+    } catch (e) {
+        failed = e;
+        console.error('E2E FAIL:', e && e.message);
+        await page.screenshot({ path: path.join(art, 'fail.png') }).catch(() => undefined);
+        process.exitCode = 1;
+    } finally {
+        saveResult(!failed, failed ? String(failed.message || failed) : null);
+        await ctx.close().catch(() => undefined);
+        fs.rmSync(profile, { recursive: true, force: true });
+    }
+})();

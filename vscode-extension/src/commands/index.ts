@@ -1,0 +1,33 @@
+/**
+ * Registers every contributed command.
+ */
+import type * as vscode from 'vscode';
+import { showLogs } from '../common/logging';
+import { registerCommand } from '../common/vscodeapi';
+import type { CommandContext } from './context';
+import { createWorkspace } from './create';
+import { execCommand } from './exec';
+import { deleteWorkspace, startWorkspace, stopWorkspace } from './lifecycle';
+import { copySshCommand, openWorkspace, showInfo } from './open';
+
+export interface CommandHooks {
+    restartSidecar(): Promise<void>;
+    refresh(): Promise<void>;
+}
+
+export function registerCommands(ctx: CommandContext, hooks: CommandHooks): vscode.Disposable[] {
+    const table: Record<string, (arg?: unknown) => unknown> = {
+        'nexus.createWorkspace': () => createWorkspace(ctx),
+        'nexus.startWorkspace': (arg) => startWorkspace(ctx, arg),
+        'nexus.stopWorkspace': (arg) => stopWorkspace(ctx, arg),
+        'nexus.deleteWorkspace': (arg) => deleteWorkspace(ctx, arg),
+        'nexus.openWorkspace': (arg) => openWorkspace(ctx, arg),
+        'nexus.copySshCommand': (arg) => copySshCommand(ctx, arg),
+        'nexus.showInfo': (arg) => showInfo(ctx, arg),
+        'nexus.execCommand': (arg) => execCommand(ctx, arg),
+        'nexus.showLogs': () => showLogs(),
+        'nexus.restartSidecar': () => hooks.restartSidecar(),
+        'nexus.refresh': () => hooks.refresh(),
+    };
+    return Object.entries(table).map(([id, handler]) => registerCommand(id, (arg?: unknown) => handler(arg)));
+}

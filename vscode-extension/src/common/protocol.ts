@@ -1,0 +1,240 @@
+/**
+ * The Nexus sidecar protocol, mirrored from docs/sidecar-protocol.md.
+ *
+ * Method names and field names are exactly those of the contract (camelCase).
+ * Nothing here depends on VS Code, so it can be used by the unit tests as is.
+ */
+
+export const API_VERSION = 1;
+
+export type BackendType = 'docker' | 'daytona';
+export const BACKENDS: readonly BackendType[] = ['docker', 'daytona'];
+
+export type WorkspaceStatus =
+    | 'creating'
+    | 'starting'
+    | 'running'
+    | 'stopping'
+    | 'stopped'
+    | 'deleting'
+    | 'error'
+    | 'missing'
+    | 'unknown';
+
+export type LogLevel = 'error' | 'warning' | 'info' | 'debug';
+
+export interface Resources {
+    cpu: number | null;
+    memoryGb: number | null;
+    diskGb: number | null;
+}
+
+export interface Workspace {
+    name: string;
+    backend: BackendType;
+    status: WorkspaceStatus;
+    backendId: string | null;
+    sshAlias: string;
+    sshHost: string | null;
+    sshPort: number | null;
+    sshUser: string | null;
+    remotePath: string;
+    localPath: string | null;
+    branch: string | null;
+    image: string | null;
+    resources: Resources;
+    labels: Record<string, string>;
+    createdAt: string;
+    updatedAt: string;
+}
+
+export interface Capabilities {
+    supportsSsh: boolean;
+    supportsSync: boolean;
+    supportsDirectVolumeManagement: boolean;
+    supportsImageCaching: boolean;
+    supportsSnapshots: boolean;
+    supportsLsp: boolean;
+    supportsWebPreviews: boolean;
+    supportsProcessApi: boolean;
+    supportsFileApi: boolean;
+}
+
+export interface ResourceStats {
+    cpuPercent: number | null;
+    memoryUsedBytes: number | null;
+    memoryLimitBytes: number | null;
+}
+
+export interface WorkspaceInfo extends Workspace {
+    capabilities: Capabilities;
+    stats: ResourceStats | null;
+}
+
+export interface ConnectionInfo {
+    alias: string;
+    host: string;
+    port: number;
+    user: string;
+    remotePath: string;
+    authority: string;
+    uri: string;
+    sshCommand: string;
+    sshConfigPath: string;
+}
+
+export interface OpenTarget {
+    mode: 'remote-ssh' | 'local';
+    uri: string;
+    localPath: string | null;
+}
+
+// ---- initialize ----
+
+export interface InitializationOptions {
+    apiVersion: number;
+    editor: string;
+    logLevel: LogLevel;
+}
+
+// ---- request params and results ----
+
+/** Progress token, as in LSP's WorkDoneProgressParams. */
+export type ProgressToken = string | number;
+
+export interface WorkDoneProgressParams {
+    workDoneToken?: ProgressToken;
+}
+
+export interface ListParams {
+    backend?: BackendType;
+    /** Read live status from each engine (default true); false answers from the store. */
+    refresh?: boolean;
+}
+export interface ListResult {
+    workspaces: Workspace[];
+}
+
+export interface NameParams {
+    name: string;
+}
+
+export interface CreateParams extends WorkDoneProgressParams {
+    name: string;
+    backend?: BackendType;
+    cpu?: number;
+    memoryGb?: number;
+    diskGb?: number;
+    image?: string;
+    sourcePath?: string;
+    labels?: Record<string, string>;
+    /** Make a git worktree on branch `nexus/<name>` (default: config `workspace.worktree`). */
+    worktree?: boolean;
+    base?: string;
+}
+
+export interface LifecycleParams extends WorkDoneProgressParams {
+    name: string;
+}
+
+export interface DeleteParams extends WorkDoneProgressParams {
+    name: string;
+    force?: boolean;
+    keepBranch?: boolean;
+}
+
+export interface ExecParams extends WorkDoneProgressParams {
+    name: string;
+    /** One element: run as a shell snippet; several: passed exactly. */
+    command: string[];
+    outputId?: string;
+    workdir?: string;
+}
+export interface ExecResult {
+    exitCode: number;
+    stdout: string;
+    stderr: string;
+}
+
+export interface OpenParams {
+    name: string;
+    path?: string;
+    mode?: 'remote-ssh' | 'local';
+    ide?: string;
+}
+
+export interface CapabilitiesParams {
+    backend: BackendType;
+}
+
+export interface ConfigGetParams {
+    key?: string;
+}
+export interface ConfigGetResult {
+    key: string | null;
+    value: unknown;
+}
+export interface ConfigSetParams {
+    key: string;
+    value: string;
+}
+export interface ConfigSetResult {
+    key: string;
+    value: unknown;
+}
+
+/** Every request of the protocol: method name -> [params, result]. */
+export interface RequestMap {
+    'nexus/workspace/list': [ListParams, ListResult];
+    'nexus/workspace/get': [NameParams, WorkspaceInfo];
+    'nexus/workspace/create': [CreateParams, Workspace];
+    'nexus/workspace/start': [LifecycleParams, Workspace];
+    'nexus/workspace/stop': [LifecycleParams, Workspace];
+    'nexus/workspace/delete': [DeleteParams, null];
+    'nexus/workspace/exec': [ExecParams, ExecResult];
+    'nexus/workspace/connectionInfo': [NameParams, ConnectionInfo];
+    'nexus/workspace/open': [OpenParams, OpenTarget];
+    'nexus/backend/capabilities': [CapabilitiesParams, Capabilities];
+    'nexus/config/get': [ConfigGetParams, ConfigGetResult];
+    'nexus/config/set': [ConfigSetParams, ConfigSetResult];
+}
+export type RequestMethod = keyof RequestMap;
+export type ParamsOf<M extends RequestMethod> = RequestMap[M][0];
+export type ResultOf<M extends RequestMethod> = RequestMap[M][1];
+
+// ---- notifications (server -> client) ----
+
+export interface DidChangeStateParams {
+    name: string;
+    workspace: Workspace | null;
+    previousStatus: WorkspaceStatus | null;
+    deleted: boolean;
+}
+
+export interface DidOutputParams {
+    outputId: string;
+    stream: 'stdout' | 'stderr';
+    text: string;
+}
+
+export interface NotificationMap {
+    'nexus/workspace/didChangeState': DidChangeStateParams;
+    'nexus/workspace/didOutput': DidOutputParams;
+}
+export type NotificationMethod = keyof NotificationMap;
+
+// ---- errors ----
+
+export const ErrorCodes = {
+    InvalidParams: -32602,
+    MethodNotFound: -32601,
+    RequestCancelled: -32800,
+    RequestFailed: -32803,
+} as const;
+
+/** `data` of a RequestFailed (-32803) error. */
+export interface NexusErrorData {
+    code: string;
+    message: string;
+    resolution?: string | null;
+}

@@ -1,0 +1,133 @@
+/**
+ * Test doubles: a fake NexusClient, workspace fixtures and a stubbed progress notification.
+ */
+import * as sinon from 'sinon';
+import type { CancellationToken, Disposable, NexusClient, WorkDoneProgressValue } from '../../common/client';
+import type { NotificationMap, NotificationMethod, ParamsOf, ProgressToken, RequestMethod, ResultOf, Workspace } from '../../common/protocol';
+import * as api from '../../common/vscodeapi';
+import { WorkspacesModel } from '../../views/workspacesTree';
+import type { CommandContext } from '../../commands/context';
+
+export interface SentRequest {
+    method: string;
+    params: unknown;
+    token?: CancellationToken;
+}
+
+type Responder = (params: never, token?: CancellationToken) => unknown;
+
+export class FakeClient implements NexusClient {
+    readonly sent: SentRequest[] = [];
+    private readonly responders = new Map<string, Responder>();
+    private readonly notificationHandlers = new Map<string, Set<(p: unknown) => void>>();
+    readonly progressHandlers = new Map<ProgressToken, (v: WorkDoneProgressValue) => void>();
+
+    respond<M extends RequestMethod>(method: M, fn: (params: ParamsOf<M>, token?: CancellationToken) => ResultOf<M> | Promise<ResultOf<M>>): this {
+        this.responders.set(method, fn);
+        return this;
+    }
+
+    async request<M extends RequestMethod>(method: M, params: ParamsOf<M>, token?: CancellationToken): Promise<ResultOf<M>> {
+        this.sent.push({ method, params, token });
+        const fn = this.responders.get(method);
+        if (!fn) {
+            throw new Error(`no response for ${method}`);
+        }
+        return (await (fn as (p: ParamsOf<M>, t?: CancellationToken) => unknown)(params, token)) as ResultOf<M>;
+    }
+
+    onNotification<M extends NotificationMethod>(method: M, handler: (params: NotificationMap[M]) => void): Disposable {
+        let set = this.notificationHandlers.get(method);
+        if (!set) {
+            set = new Set();
+            this.notificationHandlers.set(method, set);
+        }
+        set.add(handler as (p: unknown) => void);
+        return { dispose: () => set.delete(handler as (p: unknown) => void) };
+    }
+
+    notify<M extends NotificationMethod>(method: M, params: NotificationMap[M]): void {
+        for (const h of this.notificationHandlers.get(method) ?? []) {
+            h(params);
+        }
+    }
+
+    onWorkDoneProgress(token: ProgressToken, handler: (value: WorkDoneProgressValue) => void): Disposable {
+        this.progressHandlers.set(token, handler);
+        return { dispose: () => this.progressHandlers.delete(token) };
+    }
+
+    requests(method: string): SentRequest[] {
+        return this.sent.filter((r) => r.method === method);
+    }
+}
+
+export function workspace(name: string, over: Partial<Workspace> = {}): Workspace {
+    return {
+        name,
+        backend: 'docker',
+        status: 'running',
+        backendId: 'abc123def4567890',
+        sshAlias: `nexus-${name}`,
+        sshHost: '127.0.0.1',
+        sshPort: 32800,
+        sshUser: 'nexus',
+        remotePath: '/workspace',
+        localPath: null,
+        branch: null,
+        image: 'nexus-workspace:latest',
+        resources: { cpu: null, memoryGb: null, diskGb: null },
+        labels: {},
+        createdAt: '2026-01-01T00:00:00Z',
+        updatedAt: '2026-01-01T00:00:00Z',
+        ...over,
+    };
+}
+
+/** A cancellation token the test can cancel. */
+export class TestToken implements CancellationToken {
+    isCancellationRequested = false;
+    private listeners: Array<(e: unknown) => unknown> = [];
+    onCancellationRequested(listener: (e: unknown) => unknown): Disposable {
+        this.listeners.push(listener);
+        return { dispose: () => undefined };
+    }
+    cancel(): void {
+        this.isCancellationRequested = true;
+        for (const l of this.listeners) {
+            l(undefined);
+        }
+    }
+}
+
+export interface ProgressStub {
+    token: TestToken;
+    reports: Array<{ message?: string; increment?: number }>;
+    titles: string[];
+}
+
+/** Stubs the progress notification: runs the task at once with a test token. */
+export function stubProgress(sandbox: sinon.SinonSandbox): ProgressStub {
+    const stub: ProgressStub = { token: new TestToken(), reports: [], titles: [] };
+    sandbox.stub(api, 'withNotificationProgress').callsFake(((options: { title: string }, task: (p: unknown, t: unknown) => Thenable<unknown>) => {
+        stub.titles.push(options.title);
+        return task({ report: (v: { message?: string; increment?: number }) => stub.reports.push(v) }, stub.token);
+    }) as unknown as typeof api.withNotificationProgress);
+    return stub;
+}
+
+/** Stubs workspace configuration reads with the given `nexus.*` values. */
+export function stubSettings(sandbox: sinon.SinonSandbox, values: Record<string, unknown> = {}): void {
+    sandbox.stub(api, 'getConfiguration').returns({
+        get: (key: string, def?: unknown) => (key in values ? values[key] : def),
+    } as unknown as ReturnType<typeof api.getConfiguration>);
+}
+
+export function context(client: FakeClient): CommandContext {
+    return { client, model: new WorkspacesModel() };
+}
+
+/** A JSON-RPC ResponseError as vscode-languageclient rejects with. */
+export function responseError(code: number, message: string, data?: unknown): Error & { code: number; data?: unknown } {
+    return Object.assign(new Error(message), { code, data });
+}
