@@ -282,3 +282,35 @@ def test_two_nexus_homes_on_one_engine_never_share_a_port(nexus_env: NexusEnv) -
         )
     finally:
         remove_containers(other.installation_id())
+
+
+def test_a_root_owned_folder_is_writable_in_the_workspace(nexus_env: NexusEnv) -> None:
+    """Nexus run as root on root's folder: the workspace can write there, files stay root's."""
+    import os
+
+    if os.geteuid() != 0:
+        pytest.skip("needs a root-owned folder, i.e. Nexus running as root")
+    os.chown(nexus_env.project, 0, 0)
+    os.chown(nexus_env.project / "README.md", 0, 0)
+    ok(nexus_env.run("workspace", "create", "rooted"))
+    ok(nexus_env.run("workspace", "exec", "rooted", "--", "sh", "-c", "echo made > made.txt"))
+    made = nexus_env.project / "made.txt"
+    assert made.read_text() == "made\n"
+    assert made.stat().st_uid == 0
+    # still key-only: no password works, and the root account itself has no key
+    sshd = ok(
+        nexus_env.run(
+            "workspace",
+            "exec",
+            "rooted",
+            "--",
+            "sh",
+            "-c",
+            "sudo sshd -T | grep -E '^(passwordauthentication|permitrootlogin) '",
+        )
+    )
+    assert "passwordauthentication no" in sshd.stdout
+    assert (
+        "permitrootlogin without-password" in sshd.stdout
+        or "permitrootlogin prohibit-password" in sshd.stdout
+    )

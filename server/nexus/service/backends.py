@@ -41,6 +41,7 @@ class BackendRegistry:
                 base_image=docker.base_image,
                 host=docker.host,
                 port_range=docker.port_range,
+                lock=lambda name: file_lock(self._paths.lock(name)),
             )
         from ..backends.daytona.backend import DaytonaBackend
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import tarfile
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -88,7 +90,9 @@ class DockerBackend:
         base_image: str = "debian:bookworm-slim",
         host: str | None = None,
         port_range: tuple[int, int] = (32800, 34999),
+        lock: Callable[[str], AbstractContextManager[None]] = lambda _name: nullcontext(),
     ) -> None:
+        self._lock = lock
         self._ports = ports
         self._installation_id = installation_id
         self._base_image = base_image
@@ -141,7 +145,8 @@ class DockerBackend:
         client = self._docker()
         base = request.image or self._base_image
         progress.step("image", f"Preparing workspace image (base {base})")
-        tag = ensure_image(client, base, progress)
+        with self._lock("image-build"):  # parallel creates build the image once, not N times
+            tag = ensure_image(client, base, progress)
         low, high = self._port_range
         # Ports other Nexus homes on this engine hold (stopped containers included: they need
         # their port back on start), which a bind probe on this machine cannot see.

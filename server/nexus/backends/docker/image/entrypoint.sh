@@ -2,12 +2,20 @@
 # Container start: give `nexus` the uid/gid that owns the mounted source folder (so files made in
 # /workspace belong to the host user), then run sshd in the foreground. Installs nothing.
 set -e
-if [ -n "${NEXUS_UID:-}" ] && [ "$NEXUS_UID" != "0" ] && [ "$(id -u nexus)" != "$NEXUS_UID" ]; then
-  if [ -n "${NEXUS_GID:-}" ] && [ "$NEXUS_GID" != "0" ]; then
-    groupmod -o -g "$NEXUS_GID" nexus
+uid="${NEXUS_UID:-}"
+gid="${NEXUS_GID:-}"
+if [ -n "$uid" ] && [ "$(id -u nexus)" != "$uid" ]; then
+  if [ -n "$gid" ] && [ "$(id -g nexus)" != "$gid" ]; then
+    groupmod -o -g "$gid" nexus
+    usermod -g "$gid" nexus
   fi
-  usermod -o -u "$NEXUS_UID" nexus
+  usermod -o -u "$uid" nexus
   chown -R nexus:nexus /home/nexus
+fi
+if [ "$(id -u nexus)" = "0" ]; then
+  # The folder belongs to root (Nexus runs as root on the host): `nexus` has root's uid to be able
+  # to write there, and sshd must let that uid in -- with Nexus's key only, never a password.
+  sed -i 's/^PermitRootLogin no$/PermitRootLogin prohibit-password/' /etc/ssh/sshd_config
 fi
 mkdir -p /run/sshd
 exec /usr/sbin/sshd -D -e
