@@ -261,3 +261,42 @@ def test_api_key_never_appears_in_output(daytona_env: NexusEnv, emulator: Emulat
             and "shm" not in path.name
         ):
             assert key not in path.read_text(errors="ignore"), path
+
+
+def test_create_from_a_snapshot(daytona_env: NexusEnv, emulator: EmulatorThread) -> None:
+    snapshot = emulator.emulator.config.default_snapshot
+    created = json.loads(
+        ok(
+            daytona_env.run(
+                "workspace",
+                "create",
+                "snap",
+                "--backend",
+                "daytona",
+                "--from-snapshot",
+                snapshot,
+                "--json",
+            )
+        ).stdout
+    )
+    assert created["image"] == snapshot
+    sandbox = next(s for s in emulator.emulator.store.all() if s.id == created["backendId"])
+    assert sandbox.snapshot == snapshot
+    assert ok(daytona_env.run("workspace", "exec", "snap", "--", "echo", "ok")).stdout == "ok\n"
+    missing = daytona_env.run(
+        "workspace",
+        "create",
+        "nosnap",
+        "--backend",
+        "daytona",
+        "--from-snapshot",
+        "no-such-snapshot",
+    )
+    assert missing.returncode == 5, missing.stderr
+    assert "no-such-snapshot" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_daytona_only_options_are_refused_on_docker(nexus_env: NexusEnv) -> None:
+    refused = nexus_env.run("workspace", "create", "d", "--region", "us", "--ephemeral")
+    assert refused.returncode == 2
+    assert "INVALID_ARGUMENT" in refused.stderr and "--region" in refused.stderr
