@@ -314,3 +314,64 @@ def test_a_root_owned_folder_is_writable_in_the_workspace(nexus_env: NexusEnv) -
         "permitrootlogin without-password" in sshd.stdout
         or "permitrootlogin prohibit-password" in sshd.stdout
     )
+
+
+def test_a_transition_left_by_a_dead_process_is_not_busy_forever(nexus_env: NexusEnv) -> None:
+    import socket
+
+    from nexus.ownership import current_owner
+    from nexus.store import StateStore
+
+    ok(nexus_env.run("workspace", "create", "stale"))
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    dead_owner = f"{socket.gethostname()}:{gone.pid}:1"
+    store = StateStore(nexus_env.nexus_home / "state.db")
+    try:
+        # another live process is stopping it: busy
+        store._conn.execute(
+            "UPDATE workspaces SET status='stopping', owner=? WHERE name='stale'",
+            (current_owner(),),
+        )
+        busy = nexus_env.run("workspace", "stop", "stale")
+        assert busy.returncode == 4 and "WORKSPACE_BUSY" in busy.stderr
+        # that process was killed: the status is stale, the engine's word counts again
+        store._conn.execute(
+            "UPDATE workspaces SET status='stopping', owner=? WHERE name='stale'", (dead_owner,)
+        )
+        listed = json.loads(ok(nexus_env.run("workspace", "list", "--json")).stdout)
+        assert listed["workspaces"][0]["status"] == "running"
+        store._conn.execute(
+            "UPDATE workspaces SET status='deleting', owner=? WHERE name='stale'", (dead_owner,)
+        )
+        assert (
+            json.loads(ok(nexus_env.run("workspace", "stop", "stale", "--json")).stdout)["status"]
+            == "stopped"
+        )
+    finally:
+        store.close()
+
+
+def test_sigterm_interrupts_cleanly(nexus_env: NexusEnv) -> None:
+    import signal
+    import time
+
+    from tests.conftest import NEXUS_BIN
+
+    ok(nexus_env.run("workspace", "create", "term"))
+    proc = subprocess.Popen(
+        [NEXUS_BIN, "workspace", "exec", "term", "--", "sh", "-c", "echo started; sleep 60"],
+        cwd=nexus_env.project,
+        env=nexus_env.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "started\n"
+    began = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert "CANCELLED" in stderr and "Traceback" not in stderr
+    assert time.monotonic() - began < 30  # it did not wait for the remote sleep

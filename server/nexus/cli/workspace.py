@@ -7,6 +7,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -38,9 +39,25 @@ _STATUS_STYLE = {
 
 
 def _run(work: Callable[[WorkspaceService], Coroutine[Any, Any, T]]) -> T:
+    """Run one use case; Ctrl-C, SIGTERM and SIGHUP cancel it, so it cleans up after itself."""
     context = NexusContext()
+
+    async def main() -> T:
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            loop.add_signal_handler(sig, task.cancel)
+        return await work(WorkspaceService(context))
+
     try:
-        return asyncio.run(work(WorkspaceService(context)))
+        return asyncio.run(main())
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        raise NexusError(
+            ErrorCode.CANCELLED,
+            "interrupted; what the operation had made was cleaned up",
+            "Run the command again when ready.",
+        ) from None
     finally:
         context.close()
 
@@ -336,7 +353,8 @@ def exec_(
     try:
         code = _run(work)
     except NexusError as error:
-        error.exit_override = int(ExitCode.REMOTE_FAILURE)  # type: ignore[attr-defined]
+        if error.code != ErrorCode.CANCELLED:
+            error.exit_override = int(ExitCode.REMOTE_FAILURE)  # type: ignore[attr-defined]
         raise
     if as_json:
         print_json(
@@ -364,7 +382,8 @@ def _interactive(name: str, command: list[str] | None) -> None:
                 "Install it (Debian/Ubuntu: `apt install openssh-client`).",
             )
     except NexusError as error:
-        error.exit_override = int(ExitCode.REMOTE_FAILURE)  # type: ignore[attr-defined]
+        if error.code != ErrorCode.CANCELLED:
+            error.exit_override = int(ExitCode.REMOTE_FAILURE)  # type: ignore[attr-defined]
         raise
     remote = f"cd {ws.remote_path} 2>/dev/null; exec ${{SHELL:-/bin/bash}} -l"
     argv = [ssh, "-F", config_file]

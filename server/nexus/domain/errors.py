@@ -20,6 +20,7 @@ class ExitCode(IntEnum):
     BACKEND_UNAVAILABLE = 5
     CONNECTION = 6
     STATE = 7
+    INTERRUPTED = 130
     REMOTE_FAILURE = (
         255  # exec/ssh: Nexus itself failed (the remote command's code passes through otherwise)
     )
@@ -101,6 +102,7 @@ _EXIT_BY_CODE: dict[str, ExitCode] = {
     ErrorCode.WORKSPACE_NOT_RUNNING: ExitCode.STATE,
     ErrorCode.WORKSPACE_MISSING: ExitCode.STATE,
     ErrorCode.DAYTONA_SANDBOX_STOPPED: ExitCode.STATE,
+    ErrorCode.CANCELLED: ExitCode.INTERRUPTED,
 }
 
 

@@ -48,6 +48,16 @@ class WorkspaceStatus(StrEnum):
     UNKNOWN = "unknown"  # the backend could not be asked
 
 
+TRANSITIONAL = frozenset(
+    {
+        WorkspaceStatus.CREATING,
+        WorkspaceStatus.STARTING,
+        WorkspaceStatus.STOPPING,
+        WorkspaceStatus.DELETING,
+    }
+)
+
+
 class Resources(Model):
     cpu: float | None = None
     memory_gb: float | None = None
@@ -152,6 +162,7 @@ class Workspace(Model):
     metadata: dict[str, Any] = Field(default_factory=dict)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+    owner: str | None = None  # the process running a transition (see nexus.ownership)
 
     @property
     def ssh_alias(self) -> str:
@@ -163,6 +174,7 @@ class Workspace(Model):
         data.pop("hostKey", None)
         data.pop("metadata", None)
         data.pop("ports", None)
+        data.pop("owner", None)
         data["sshAlias"] = self.ssh_alias
         return data
 

@@ -17,6 +17,7 @@ from ..domain.backend import Backend
 from ..domain.errors import ErrorCode, NexusError, workspace_not_running
 from ..domain.models import (
     REMOTE_PATH,
+    TRANSITIONAL,
     BackendCapabilities,
     BackendType,
     ConnectionInfo,
@@ -33,6 +34,7 @@ from ..domain.models import (
 from ..domain.names import validate_name
 from ..domain.progress import NullProgress, Progress
 from ..fsutil import atomic_write
+from ..ownership import owner_alive
 from ..paths import ensure_dir
 from ..store import StateStore
 from ..vcs import worktree
@@ -41,12 +43,10 @@ from .ssh_files import SshFiles
 
 log = logging.getLogger(__name__)
 
-_TRANSITIONAL = {
-    WorkspaceStatus.CREATING,
-    WorkspaceStatus.STARTING,
-    WorkspaceStatus.STOPPING,
-    WorkspaceStatus.DELETING,
-}
+
+def in_flight(workspace: Workspace) -> bool:
+    """An operation is running on it right now (a transition whose process is still alive)."""
+    return workspace.status in TRANSITIONAL and owner_alive(workspace.owner)
 
 
 @dataclass
@@ -334,13 +334,14 @@ class WorkspaceService:
     # ---- lifecycle ---------------------------------------------------------------------------
     def _claim(self, workspace: Workspace, transition: WorkspaceStatus) -> WorkspaceStatus:
         """Mark a workspace busy; refuse if another process is mid-operation on it."""
-        if workspace.status in _TRANSITIONAL and workspace.status is not transition:
+        if in_flight(workspace):
             raise NexusError(
                 ErrorCode.WORKSPACE_BUSY,
                 f"workspace '{workspace.name}' is {workspace.status.value}",
                 "Wait for that operation to finish, then retry.",
             )
-        allowed = set(WorkspaceStatus) - _TRANSITIONAL
+        # a settled status, or a transition whose process died (stale: take over)
+        allowed = (set(WorkspaceStatus) - TRANSITIONAL) | {workspace.status}
         if not self._store.set_status_if(workspace.name, allowed, transition):
             raise NexusError(
                 ErrorCode.WORKSPACE_BUSY,
@@ -453,7 +454,7 @@ class WorkspaceService:
 
     def _reconcile(self, workspace: Workspace, observed: WorkspaceStatus | None) -> Workspace:
         """Record what the engine says, unless an operation is in flight (it owns the status)."""
-        if observed is None or workspace.status in _TRANSITIONAL:
+        if observed is None or in_flight(workspace):
             return workspace
         if observed is WorkspaceStatus.UNKNOWN:
             return workspace.model_copy(update={"status": observed})

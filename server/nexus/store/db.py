@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from ..domain.errors import ErrorCode, NexusError, workspace_not_found
-from ..domain.models import BackendType, Resources, Workspace, WorkspaceStatus, utcnow
+from ..domain.models import TRANSITIONAL, BackendType, Resources, Workspace, WorkspaceStatus, utcnow
+from ..ownership import current_owner
 from .migrations import MIGRATIONS
 
 _JSON_FIELDS = ("resources", "labels", "metadata")
@@ -48,7 +49,13 @@ def _row_to_workspace(row: sqlite3.Row, ports: dict[str, int]) -> Workspace:
         ports=ports,
         created_at=datetime.fromisoformat(data["created_at"]),
         updated_at=datetime.fromisoformat(data["updated_at"]),
+        owner=data.get("owner"),
     )
+
+
+def _owner_for(status: WorkspaceStatus) -> str | None:
+    """A transition in progress records the process running it; a settled status records none."""
+    return current_owner() if status in TRANSITIONAL else None
 
 
 def _port_is_free(port: int) -> bool:
@@ -153,8 +160,8 @@ class StateStore:
                 conn.execute(
                     """INSERT INTO workspaces (name, backend, status, backend_id, ssh_host,
                     ssh_port, ssh_user, host_key, remote_path, local_path, branch, image,
-                    resources, labels, metadata, created_at, updated_at)
-                    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                    resources, labels, metadata, created_at, updated_at, owner)
+                    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
                     (
                         workspace.name,
                         workspace.backend.value,
@@ -173,6 +180,7 @@ class StateStore:
                         json.dumps(workspace.metadata),
                         workspace.created_at.isoformat(),
                         workspace.updated_at.isoformat(),
+                        _owner_for(workspace.status),
                     ),
                 )
             except sqlite3.IntegrityError:
@@ -220,6 +228,8 @@ class StateStore:
             elif isinstance(value, BackendType | WorkspaceStatus):
                 value = value.value
             columns[key] = value
+        if "status" in changes:
+            columns["owner"] = _owner_for(WorkspaceStatus(changes["status"]))
         columns["updated_at"] = utcnow().isoformat()
         assignments = ", ".join(f"{column} = ?" for column in columns)
         with self._write() as conn:
@@ -253,9 +263,15 @@ class StateStore:
         placeholders = ",".join("?" for _ in expected)
         with self._write() as conn:
             cursor = conn.execute(
-                f"UPDATE workspaces SET status = ?, updated_at = ?, revision = revision + 1 "
-                f"WHERE name = ? AND status IN ({placeholders})",
-                (new.value, utcnow().isoformat(), name, *[s.value for s in expected]),
+                f"UPDATE workspaces SET status = ?, owner = ?, updated_at = ?, "
+                f"revision = revision + 1 WHERE name = ? AND status IN ({placeholders})",
+                (
+                    new.value,
+                    _owner_for(new),
+                    utcnow().isoformat(),
+                    name,
+                    *[s.value for s in expected],
+                ),
             )
             return cursor.rowcount == 1
 

@@ -37,4 +37,8 @@ MIGRATIONS: list[str] = [
     );
     INSERT INTO meta (key, value) VALUES ('revision', '0');
     """,
+    # 2: the process running a create/start/stop/delete, to recognise stale transitions.
+    """
+    ALTER TABLE workspaces ADD COLUMN owner TEXT;
+    """,
 ]
