@@ -291,10 +291,19 @@ class WorkspaceService:
         if not root.exists():
             progress.warn(f"repository {root} is gone; nothing to clean up there")
             return
-        await run_blocking(worktree.remove_worktree, root, path, force=True)
+        try:
+            # without force, git itself refuses a worktree that changed since the check
+            await run_blocking(worktree.remove_worktree, root, path, force=force)
+        except NexusError as exc:
+            progress.warn(f"kept worktree {path} and branch {branch}: {exc.message}")
+            return
         if keep_branch:
             return
-        unmerged = await run_blocking(worktree.unmerged_commits, root, branch)
+        try:
+            unmerged = await run_blocking(worktree.unmerged_commits, root, branch)
+        except NexusError as exc:
+            progress.warn(f"kept branch {branch}: {exc.message}")
+            return
         if unmerged and not force:
             progress.warn(
                 f"kept branch {branch}: it has {unmerged} commit(s) on no other branch "

@@ -145,9 +145,10 @@ def create_worktree(root: Path, name: str, base: str | None) -> Worktree:
 
 
 def is_dirty(path: Path) -> bool:
+    """Uncommitted or untracked changes; a git failure raises (never read as "clean")."""
     if not path.exists():
         return False
-    return bool(Git(path).run("status", "--porcelain", check=False).stdout.strip())
+    return bool(Git(path).run("status", "--porcelain").stdout.strip())
 
 
 def unmerged_commits(root: Path, branch: str) -> int:
@@ -155,16 +156,8 @@ def unmerged_commits(root: Path, branch: str) -> int:
     git = Git(root)
     if git.run("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", check=False).returncode:
         return 0
-    result = git.run(
-        "rev-list",
-        "--count",
-        branch,
-        "--not",
-        f"--exclude={branch}",
-        "--branches",
-        check=False,
-    )
-    return int(result.stdout.strip() or 0)
+    result = git.run("rev-list", "--count", branch, "--not", f"--exclude={branch}", "--branches")
+    return int(result.stdout.strip())
 
 
 def remove_worktree(root: Path, path: Path, *, force: bool) -> None:
