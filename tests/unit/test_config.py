@@ -101,3 +101,27 @@ def test_invalid_yaml_and_unknown_keys_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(NexusError) as unknown:
         manager(tmp_path).load()
     assert "workspace.colour" in unknown.value.message
+
+
+def test_a_v2_file_without_version_line_is_kept_whole(tmp_path: Path) -> None:
+    text = (
+        "workspace:\n  default_backend: docker\n  worktree: false\n"
+        "ssh:\n  forward_agent: false\n"
+        "backends:\n  docker:\n    base_image: ubuntu:24.04\n"
+    )
+    (tmp_path / "config.yaml").write_text(text)
+    config = manager(tmp_path).load()
+    assert config.ssh.forward_agent is False
+    assert config.workspace.worktree is False
+    assert config.backends.docker.base_image == "ubuntu:24.04"
+    assert (tmp_path / "config.yaml").read_text() == text  # not rewritten
+    assert not list(tmp_path.glob("*.bak"))
+
+
+def test_explicit_v1_is_migrated_and_backups_never_overwritten(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text('version: "1"\nworkspace:\n  default_backend: docker\n')
+    manager(tmp_path).load()
+    (tmp_path / "config.yaml").write_text('version: "1"\ntelemetry:\n  enabled: true\n')
+    manager(tmp_path).load()
+    backups = sorted(p.name for p in tmp_path.glob("config.yaml.v1*.bak"))
+    assert len(backups) == 2

@@ -10,6 +10,7 @@ import copy
 import os
 import re
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -108,8 +109,21 @@ def migrate_v1(raw: dict[str, Any]) -> dict[str, Any]:
     return v2
 
 
+_V1_ONLY_KEYS = frozenset({"daemon", "telemetry", "cli"})
+
+
 def _is_v1(raw: dict[str, Any]) -> bool:
-    return str(raw.get("version", "1")) == "1"
+    """An older file: `version: "1"`, or no version and keys only the older Nexus had.
+
+    A file with no version line but nothing v1-specific is read as v2 and kept whole (v2 accepts
+    every key such a file can hold), so no setting is ever dropped by a guess.
+    """
+    if "version" in raw:
+        return str(raw["version"]) == "1"
+    workspace = raw.get("workspace") or {}
+    return bool(_V1_ONLY_KEYS & raw.keys()) or (
+        isinstance(workspace, dict) and "default" in workspace
+    )
 
 
 class ConfigManager:
@@ -140,8 +154,10 @@ class ConfigManager:
     def _migrate_file(self, raw: dict[str, Any]) -> dict[str, Any]:
         with file_lock(self.paths.lock("config")):
             backup = self.path.with_name(self.path.name + ".v1.bak")
-            if not backup.exists():
-                shutil.copy2(self.path, backup)
+            if backup.exists():  # never overwrite an earlier backup
+                stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+                backup = self.path.with_name(f"{self.path.name}.v1.{stamp}.bak")
+            shutil.copy2(self.path, backup)
             migrated = migrate_v1(raw)
             self._validate(migrated)
             atomic_write(self.path, yaml.safe_dump(migrated, sort_keys=False), mode=0o600)
