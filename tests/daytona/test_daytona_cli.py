@@ -46,6 +46,11 @@ def test_user_flow(daytona_env: NexusEnv, emulator: EmulatorThread) -> None:
     assert ws["backend"] == "daytona" and ws["status"] == "running"
     assert ws["sshHost"] == "127.0.0.1" and ws["sshPort"] == emulator.ssh_port
     assert ws["remotePath"].endswith("/workspace")
+    assert ws["sshUser"] is None  # the gateway user name is the access token: never shown
+    tokens = [
+        t for t, a in emulator.emulator.store.ssh_access.items() if a.sandbox_id == ws["backendId"]
+    ]
+    assert tokens
 
     answer = ok(env.run("workspace", "exec", "api", "--", "python3", "-c", "print(42)"))
     assert answer.stdout == "42\n"
@@ -106,6 +111,7 @@ def test_user_flow(daytona_env: NexusEnv, emulator: EmulatorThread) -> None:
     state = emulator.emulator.store.all()
     assert all(s.labels.get("nexus.workspace") != "api" or s.state == "destroyed" for s in state)
     assert emulator.api_key not in outputs(created, answer, mixed, stopped)
+    assert not any(token in outputs(created, answer, mixed, stopped) for token in tokens)
 
 
 def test_clone_from_git_url_and_branch(daytona_env: NexusEnv) -> None:

@@ -203,6 +203,9 @@ def test_missing_source_folder(nexus_env: NexusEnv) -> None:
     result = nexus_env.run("workspace", "create", "nosrc", "--from", str(nexus_env.home / "absent"))
     assert result.returncode == 2
     assert "SOURCE_NOT_FOUND" in result.stderr
+    # paths are printed as they are, never read as terminal markup
+    odd = nexus_env.run("workspace", "create", "nosrc", "--from", "/nowhere/p[/x]/[bold]y")
+    assert odd.returncode == 2 and "/nowhere/p[/x]/[bold]y" in odd.stderr
 
 
 def test_config_commands(nexus_env: NexusEnv) -> None:

@@ -50,7 +50,7 @@ def set_(
     if as_json:
         print_json({"key": key, "value": effective})
     else:
-        stdout_console.print(f"{key} = {_show(effective)}")
+        stdout_console.print(f"{key} = {_show(effective)}", markup=False)
 
 
 @config_app.command("list")

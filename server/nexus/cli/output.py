@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.status import Status
 
 from ..domain.errors import NexusError
@@ -28,9 +29,9 @@ def render_error(error: NexusError, as_json: bool) -> None:
     if as_json:
         print_json({"error": error.to_dict()})
         return
-    stderr_console.print(f"[bold red]{error.code}[/]: {error.message}", markup=True)
+    stderr_console.print(f"[bold red]{error.code}[/]: {escape(error.message)}", markup=True)
     if error.resolution:
-        stderr_console.print(f"  [dim]→ {error.resolution}[/]", markup=True)
+        stderr_console.print(f"  [dim]→ {escape(error.resolution)}[/]", markup=True)
 
 
 class CliProgress:
@@ -59,19 +60,19 @@ class CliProgress:
     def _finish_phase(self) -> None:
         if self._phase and not self._quiet:
             elapsed = time.monotonic() - self._started
-            stderr_console.print(f"[green]✓[/] {self._message} [dim]({elapsed:.1f}s)[/]")
+            stderr_console.print(f"[green]✓[/] {escape(self._message)} [dim]({elapsed:.1f}s)[/]")
 
     def step(self, phase: str, message: str) -> None:
         self._finish_phase()
         self._phase, self._message, self._started = phase, message, time.monotonic()
         if self._status is not None:
-            self._status.update(message + "…")
+            self._status.update(escape(message) + "…")
         elif not self._quiet:
-            stderr_console.print(f"• {message}…")
+            stderr_console.print(f"• {escape(message)}…")
 
     def detail(self, message: str, percent: int | None = None) -> None:
         if self._status is not None:
-            self._status.update(f"{self._message}: [dim]{message}[/]")
+            self._status.update(f"{escape(self._message)}: [dim]{escape(message)}[/]")
 
     def warn(self, message: str) -> None:
-        stderr_console.print(f"[yellow]warning:[/] {message}")
+        stderr_console.print(f"[yellow]warning:[/] {escape(message)}")

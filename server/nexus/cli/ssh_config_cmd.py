@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
 from ..service.context import NexusContext
 from ..service.ssh_files import SshFiles
@@ -44,7 +45,9 @@ def install(
         elif diff:
             typer.echo(diff, nl=False)
         else:
-            stderr_console.print(f"{user.path} already includes the Nexus config; nothing to do.")
+            stderr_console.print(
+                f"{user.path} already includes the Nexus config; nothing to do.", markup=False
+            )
         return
     files.ctx.config_manager.set("ssh.manage_user_config", "true")
     result = files.refresh()
@@ -52,9 +55,11 @@ def install(
     if as_json:
         print_json({"path": str(user.path), "status": result.status.value, "hint": result.hint})
         return
-    stdout_console.print(f"{user.path}: {result.status.value}")
+    stdout_console.print(f"{user.path}: {result.status.value}", markup=False)
     if result.hint:
-        stderr_console.print(f"[yellow]note:[/] {result.hint}", markup=True, highlight=False)
+        stderr_console.print(
+            f"[yellow]note:[/] {escape(result.hint)}", markup=True, highlight=False
+        )
 
 
 @ssh_config_app.command("uninstall")

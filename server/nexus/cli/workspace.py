@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ..access.user_ssh_config import InstallResult, InstallStatus
@@ -83,7 +84,10 @@ def _parse_labels(
 
 
 def _endpoint(ws: Workspace) -> str:
-    return f"{ws.ssh_user}@{ws.ssh_host}:{ws.ssh_port}" if ws.ssh_port else "-"
+    if not ws.ssh_port:
+        return "-"
+    user = ws.public_dict()["sshUser"]  # a token-based gateway's user name is a credential
+    return f"{user}@{ws.ssh_host}:{ws.ssh_port}" if user else f"{ws.ssh_host}:{ws.ssh_port}"
 
 
 def _print_workspace(ws: Workspace, title: str | None = None) -> None:
@@ -94,11 +98,11 @@ def _print_workspace(ws: Workspace, title: str | None = None) -> None:
         ("Name", ws.name),
         ("Backend", ws.backend.value),
         ("Status", f"[{style}]{ws.status.value}[/]" if style else ws.status.value),
-        ("SSH", f"ssh {ws.ssh_alias}  ({_endpoint(ws)})"),
-        ("Path", f"{ws.local_path or '-'} → {ws.remote_path}"),
+        ("SSH", f"ssh {ws.ssh_alias}  ({escape(_endpoint(ws))})"),
+        ("Path", escape(f"{ws.local_path or '-'} → {ws.remote_path}")),
     ]
     if ws.branch:
-        rows.append(("Branch", ws.branch))
+        rows.append(("Branch", escape(ws.branch)))
     res = ws.resources
     rows.append(
         (
@@ -197,7 +201,9 @@ def create(
         )
         stdout_console.print(f"  Open it:       [bold]nexus workspace open {ws.name}[/]")
     if install is not None and install.status is InstallStatus.READ_ONLY and install.hint:
-        stderr_console.print(f"[yellow]note:[/] {install.hint}", markup=True, highlight=False)
+        stderr_console.print(
+            f"[yellow]note:[/] {escape(install.hint)}", markup=True, highlight=False
+        )
 
 
 def _lifecycle(action: str, name: str, as_json: bool) -> None:
@@ -280,8 +286,8 @@ def list_(
             ws.name,
             ws.backend.value,
             f"[{style}]{ws.status.value}[/]" if style else ws.status.value,
-            _endpoint(ws),
-            ws.local_path or "-",
+            escape(_endpoint(ws)),
+            escape(ws.local_path or "-"),
         )
     stdout_console.print(table)
 
@@ -463,6 +469,8 @@ def open_(
         stdout_console.print(target.uri, markup=False, highlight=False)
         stdout_console.print(shlex.join(spec.argv), markup=False, highlight=False)
     else:
-        stdout_console.print(f"Opening [bold]{target.uri}[/] in {resolved}.")
+        stdout_console.print(f"Opening [bold]{escape(target.uri)}[/] in {resolved}.")
     if target.mode == "remote-ssh" and install is not None and install.hint:
-        stderr_console.print(f"[yellow]note:[/] {install.hint}", markup=True, highlight=False)
+        stderr_console.print(
+            f"[yellow]note:[/] {escape(install.hint)}", markup=True, highlight=False
+        )

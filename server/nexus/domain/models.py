@@ -175,6 +175,8 @@ class Workspace(Model):
         data.pop("metadata", None)
         data.pop("ports", None)
         data.pop("owner", None)
+        if self.backend is BackendType.DAYTONA:
+            data["sshUser"] = None  # the gateway's user name is the access token: never shown
         data["sshAlias"] = self.ssh_alias
         return data
 
