@@ -453,12 +453,16 @@ class WorkspaceService:
         for ws in workspaces:
             by_backend.setdefault(ws.backend, []).append(ws)
         statuses: dict[str, WorkspaceStatus] = {}
-        for backend_type, group in by_backend.items():
+
+        async def read(backend_type: BackendType, group: builtins.list[Workspace]) -> None:
             try:
                 statuses.update(await self._backend(backend_type).get_statuses(group))
             except NexusError as exc:
                 log.warning("cannot refresh %s statuses: %s", backend_type.value, exc.message)
                 statuses.update({ws.name: WorkspaceStatus.UNKNOWN for ws in group})
+
+        # every backend at once: a slow or unreachable one does not hold up the others
+        await asyncio.gather(*(read(b, group) for b, group in by_backend.items()))
         return [self._reconcile(ws, statuses.get(ws.name)) for ws in workspaces]
 
     def _reconcile(self, workspace: Workspace, observed: WorkspaceStatus | None) -> Workspace:

@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 LABEL_WORKSPACE = "nexus.workspace"
 LABEL_INSTALLATION = "nexus.installation"
 TOKEN_MINUTES = 60
+STATUS_TIMEOUT = 10.0
 
 
 class WorkspaceRecords(Protocol):
@@ -331,7 +332,12 @@ class DaytonaBackend:
 
             client = self._daytona()
             query = daytona.ListSandboxesQuery(labels={LABEL_INSTALLATION: self._installation_id})
-            found = errors.call(lambda: list(client.list(query)), "list sandboxes")
+            # a status read: one attempt with a short timeout, so `list` never hangs offline
+            found = errors.call(
+                lambda: list(client.list(query, request_timeout=STATUS_TIMEOUT)),
+                "list sandboxes",
+                attempts=1,
+            )
             by_name = {s.labels.get(LABEL_WORKSPACE): s for s in found}
             return {
                 ws.name: to_status(by_name[ws.name].state)

@@ -179,7 +179,9 @@ class DockerBackend:
 
     def _published_ports(self, client: Any) -> set[int]:
         containers = engine.translate(
-            lambda: client.containers.list(all=True, filters={"label": LABEL_WORKSPACE}),
+            lambda: client.containers.list(
+                all=True, filters={"label": LABEL_WORKSPACE}, ignore_removed=True
+            ),
             "list containers",
         )
         ports: set[int] = set()
@@ -307,21 +309,23 @@ class DockerBackend:
     async def get_statuses(self, workspaces: list[Workspace]) -> dict[str, WorkspaceStatus]:
         def _statuses() -> dict[str, WorkspaceStatus]:
             client = self._docker()
-            containers = engine.translate(
-                lambda: client.containers.list(
+            # one API call, summaries only (no per-container inspect that a concurrent delete breaks)
+            summaries = engine.translate(
+                lambda: client.api.containers(
                     all=True, filters={"label": f"{LABEL_INSTALLATION}={self._installation_id}"}
                 ),
                 "list containers",
             )
-            by_name = {c.labels.get(LABEL_WORKSPACE): c for c in containers}
-            result = {}
-            for ws in workspaces:
-                container = by_name.get(ws.name)
-                if container is None:
-                    result[ws.name] = WorkspaceStatus.MISSING
-                else:
-                    result[ws.name] = _STATUS.get(container.status, WorkspaceStatus.UNKNOWN)
-            return result
+            states = {
+                (s.get("Labels") or {}).get(LABEL_WORKSPACE): str(s.get("State", ""))
+                for s in summaries
+            }
+            return {
+                ws.name: _STATUS.get(states[ws.name], WorkspaceStatus.UNKNOWN)
+                if ws.name in states
+                else WorkspaceStatus.MISSING
+                for ws in workspaces
+            }
 
         return await run_blocking(_statuses)
 
