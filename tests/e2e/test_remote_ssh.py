@@ -307,3 +307,19 @@ def test_ten_processes_leave_a_config_that_matches_the_store(nexus_env: NexusEnv
         assert f"port {ws['sshPort']}\n" in resolved
     sample = next(iter(live))
     assert user_ssh(nexus_env, f"nexus-{sample}", "hostname").stdout.strip() == sample
+
+
+def test_broken_markers_are_reported_not_fatal_and_never_fixed(nexus_env: NexusEnv) -> None:
+    from nexus.access.user_ssh_config import BEGIN_MARKER
+
+    ssh_dir = nexus_env.home / ".ssh"
+    ssh_dir.mkdir(mode=0o700)
+    broken = f"Host work\n  HostName work.example\n{BEGIN_MARKER}\n"
+    (ssh_dir / "config").write_text(broken)
+    created = nexus_env.run("workspace", "create", "marks")
+    assert created.returncode == 0, created.stderr
+    assert "SSH_CONFIG_CONFLICT" not in created.stderr and "markers" in created.stderr
+    assert ok(nexus_env.run("workspace", "exec", "marks", "--", "echo", "fine")).stdout == "fine\n"
+    refused = nexus_env.run("ssh-config", "install")
+    assert refused.returncode == 4 and "SSH_CONFIG_CONFLICT" in refused.stderr
+    assert (ssh_dir / "config").read_text() == broken

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..domain.models import Workspace
-from ..fsutil import atomic_write
+from ..fsutil import write_if_changed
 from ..paths import NexusPaths, ensure_dir
 from .keys import public_key_body
 
@@ -22,4 +22,4 @@ def render_known_hosts(workspaces: Iterable[Workspace]) -> str:
 
 def write_known_hosts(paths: NexusPaths, workspaces: Iterable[Workspace]) -> None:
     ensure_dir(paths.ssh_dir)
-    atomic_write(paths.known_hosts, render_known_hosts(workspaces), mode=0o600)
+    write_if_changed(paths.known_hosts, render_known_hosts(workspaces), mode=0o600)

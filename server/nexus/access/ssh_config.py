@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..domain.models import Workspace, WorkspaceStatus
-from ..fsutil import atomic_write
+from ..fsutil import write_if_changed
 from ..paths import NexusPaths, ensure_dir
 
 HEADER = (
@@ -78,4 +78,4 @@ def render_config(
 
 def write_config(paths: NexusPaths, text: str) -> None:
     ensure_dir(paths.ssh_dir)
-    atomic_write(paths.ssh_config, text, mode=0o600)
+    write_if_changed(paths.ssh_config, text, mode=0o600)

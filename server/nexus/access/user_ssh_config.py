@@ -31,6 +31,7 @@ class InstallStatus(StrEnum):
     INSTALLED = "installed"  # the block was written now
     UNCHANGED = "unchanged"  # it was already there, exactly
     READ_ONLY = "read-only"  # the user's config cannot be written: use the hint
+    CONFLICT = "conflict"  # broken Nexus markers: left alone, see the hint
 
 
 @dataclass(frozen=True)
@@ -185,8 +186,12 @@ class UserSshConfig:
 
     def install(self) -> InstallResult:
         ssh_dir = self.path.parent
-        if not ssh_dir.exists():
-            ssh_dir.mkdir(mode=0o700, parents=True)
+        try:
+            ssh_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError:
+            return InstallResult(
+                InstallStatus.READ_ONLY, self.path, manual_hint(self.nexus_config, self.path)
+            )
         if not _writable(self.path):
             return InstallResult(
                 InstallStatus.READ_ONLY, self.path, manual_hint(self.nexus_config, self.path)
@@ -206,7 +211,7 @@ class UserSshConfig:
 
     def uninstall(self) -> bool:
         """Remove our block, nothing else; True if there was one."""
-        if not self.path.exists():
+        if not self.path.exists() or BEGIN_MARKER not in _read(self.path):
             return False
         with file_lock(_lock_path(self.path)):
             text = _read(self.path)

@@ -50,8 +50,8 @@ def install(
             )
         return
     files.ctx.config_manager.set("ssh.manage_user_config", "true")
-    result = files.refresh()
-    assert result is not None
+    files.refresh()
+    result = user.install()  # here a broken ~/.ssh/config is an error, not a note
     if as_json:
         print_json({"path": str(user.path), "status": result.status.value, "hint": result.hint})
         return
@@ -66,8 +66,9 @@ def install(
 def uninstall(as_json: bool = JSON_OPTION) -> None:
     """Remove the Nexus block from ~/.ssh/config (nothing else) and stop managing it."""
     files = _files()
-    removed = files.user_config().uninstall()
+    # first stop managing it, so a concurrent create cannot put the block back
     files.ctx.config_manager.set("ssh.manage_user_config", "false")
+    removed = files.user_config().uninstall()
     if as_json:
         print_json({"path": str(files.user_config().path), "removed": removed})
     else:

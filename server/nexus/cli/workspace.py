@@ -200,7 +200,7 @@ def create(
             f"\n  Run a command: [bold]nexus workspace exec {ws.name} -- <command>[/]"
         )
         stdout_console.print(f"  Open it:       [bold]nexus workspace open {ws.name}[/]")
-    if install is not None and install.status is InstallStatus.READ_ONLY and install.hint:
+    if install is not None and install.status is not InstallStatus.INSTALLED and install.hint:
         stderr_console.print(
             f"[yellow]note:[/] {escape(install.hint)}", markup=True, highlight=False
         )

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from ..access.known_hosts import write_known_hosts
 from ..access.ssh_config import render_config, write_config
-from ..access.user_ssh_config import InstallResult, UserSshConfig, user_config_path
+from ..access.user_ssh_config import (
+    InstallResult,
+    InstallStatus,
+    UserSshConfig,
+    user_config_path,
+)
+from ..domain.errors import NexusError
 from ..locking import file_lock
 from .context import NexusContext
+
+log = logging.getLogger(__name__)
 
 
 class SshFiles:
@@ -41,7 +50,16 @@ class SshFiles:
             write_known_hosts(self.ctx.paths, workspaces)
             write_config(self.ctx.paths, self.render())
         if self.ctx.config.ssh.manage_user_config:
-            self.last_install = self.user_config().install()
+            try:
+                self.last_install = self.user_config().install()
+            except NexusError as exc:
+                # Nexus's own paths (asyncssh, `ssh -F`) never read ~/.ssh/config: report, go on
+                log.warning("%s", exc.message)
+                self.last_install = InstallResult(
+                    InstallStatus.CONFLICT,
+                    self.user_config().path,
+                    f"{exc.message}. {exc.resolution}",
+                )
         return self.last_install
 
     def ssh_command(self, alias: str) -> str:
