@@ -21,6 +21,7 @@ from ..domain.errors import ErrorCode, NexusError
 from ..fsutil import atomic_write
 from ..locking import file_lock
 from ..paths import NexusPaths
+from ..redact import register_secret
 from .schema import SECRET_KEYS, NexusConfig
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -177,7 +178,9 @@ class ConfigManager:
 
     def _validate(self, raw: dict[str, Any]) -> NexusConfig:
         try:
-            return NexusConfig.model_validate(self._effective_dict(raw))
+            config = NexusConfig.model_validate(self._effective_dict(raw))
+            register_secret(config.backends.daytona.api_key)  # never in a log line or message
+            return config
         except ValidationError as exc:
             raise _invalid(f"invalid configuration: {_format_validation(exc)}") from exc
 
@@ -207,6 +210,8 @@ class ConfigManager:
             value = yaml.safe_load(text) if text.strip() else None
         except yaml.YAMLError:
             value = text
+        if key in SECRET_KEYS and isinstance(value, str):
+            register_secret(value)
         with file_lock(self.paths.lock("config")):
             raw = self.read_raw()
             raw.setdefault("version", "2")

@@ -6,14 +6,16 @@ from pydantic import ValidationError
 from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams
 
 from ..domain.errors import ErrorCode, NexusError
+from ..redact import redact
 
 REQUEST_FAILED = -32803  # LSP RequestFailed
 
 
 def request_failed(error: NexusError) -> JsonRpcException:
     """A Nexus error: ``"<CODE>: <message>"``, with the code and resolution in ``data``."""
+    safe = NexusError(error.code, redact(error.message), redact(error.resolution))
     return JsonRpcException(
-        message=f"{error.code}: {error.message}", code=REQUEST_FAILED, data=error.to_dict()
+        message=f"{safe.code}: {safe.message}", code=REQUEST_FAILED, data=safe.to_dict()
     )
 
 

@@ -19,6 +19,7 @@ from pygls.exceptions import JsonRpcException
 
 from ..config.loader import mask_secrets
 from ..domain.errors import NexusError
+from ..redact import redact
 from ..service.workspaces import CreateOptions
 from . import protocol as p
 from .errors import internal_error, invalid_params, params_not_object, request_failed
@@ -53,7 +54,7 @@ def adapter(
 
     async def handle(ls: NexusSidecar, raw: Any) -> Any:
         params = parse(method, params_type, raw)
-        log.debug("%s %s", method, params)
+        log.debug("%s %s", method, redact(repr(params)))
         try:
             if long:
                 return await ls.track(lambda: fn(ls, params))
@@ -93,6 +94,13 @@ async def create_workspace(ls: NexusSidecar, params: p.CreateParams) -> p.JsonOb
         labels=params.labels,
         worktree=params.worktree,
         base=params.base,
+        region=params.region,
+        auto_stop_minutes=params.auto_stop,
+        ephemeral=params.ephemeral,
+        snapshot=params.snapshot,
+        git_url=params.git_url,
+        git_branch=params.git_branch,
+        env=params.env,
     )
     async with work_done(
         ls, params.work_done_token, f"Creating workspace {params.name}"

@@ -76,6 +76,14 @@ class CreateParams(WorkDoneParams):
     labels: dict[str, str] | None = None
     worktree: bool | None = None  # None: config workspace.worktree
     base: str | None = None  # worktree base ref (default HEAD)
+    # daytona
+    region: str | None = None
+    auto_stop: int | None = None  # minutes, 0 = never
+    ephemeral: bool = False
+    snapshot: str | None = None
+    git_url: str | None = None
+    git_branch: str | None = None
+    env: dict[str, str] | None = None
 
 
 class LifecycleParams(WorkDoneParams):

@@ -131,6 +131,14 @@ export interface CreateParams extends WorkDoneProgressParams {
     /** Make a git worktree on branch `nexus/<name>` (default: config `workspace.worktree`). */
     worktree?: boolean;
     base?: string;
+    /** Daytona only. */
+    region?: string;
+    autoStop?: number;
+    ephemeral?: boolean;
+    snapshot?: string;
+    gitUrl?: string;
+    gitBranch?: string;
+    env?: Record<string, string>;
 }
 
 export interface LifecycleParams extends WorkDoneProgressParams {
