@@ -306,3 +306,7 @@ def test_daytona_only_options_are_refused_on_docker(nexus_env: NexusEnv) -> None
     refused = nexus_env.run("workspace", "create", "d", "--region", "us", "--ephemeral")
     assert refused.returncode == 2
     assert "INVALID_ARGUMENT" in refused.stderr and "--region" in refused.stderr
+    local = nexus_env.run(
+        "workspace", "create", "d", "--backend", "daytona", "--from", str(nexus_env.project)
+    )
+    assert local.returncode == 2 and "cannot mount a local folder" in local.stderr

@@ -176,6 +176,8 @@ def test_container_removed_behind_our_back_shows_missing(nexus_env: NexusEnv) ->
     assert listed["workspaces"][0]["status"] == "missing"
     started = nexus_env.run("workspace", "start", "ghost")
     assert started.returncode == 7 and "WORKSPACE_MISSING" in started.stderr
+    executed = nexus_env.run("workspace", "exec", "ghost", "--", "true")
+    assert executed.returncode == 255 and "WORKSPACE_MISSING" in executed.stderr
     ok(nexus_env.run("workspace", "delete", "ghost"))
 
 

@@ -212,6 +212,16 @@ def test_worktree_commit_in_container_lands_on_the_branch(nexus_env: NexusEnv, r
     log = git(repo, "log", "--format=%s|%an", "nexus/feat")
     assert log.splitlines()[0] == "made in the workspace|Dev Person"
     assert git(repo, "status", "--porcelain") == ""  # .worktree/ is excluded from the main checkout
+    hook = nexus_env.run(
+        "workspace",
+        "exec",
+        "feat",
+        "--",
+        "sh",
+        "-c",
+        f"echo evil > {repo}/.git/hooks/post-checkout",
+    )
+    assert hook.returncode != 0 and not (repo / ".git" / "hooks" / "post-checkout").exists()
     taken = nexus_env.run("workspace", "create", "feat2", "--base", "no-such-ref")
     assert taken.returncode == 2 and "INVALID_ARGUMENT" in taken.stderr
     git(repo, "branch", "nexus/clash")

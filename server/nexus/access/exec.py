@@ -29,7 +29,7 @@ def build_remote_command(argv: Sequence[str], workdir: str | None) -> str:
     """One argument is a shell snippet (like ssh); several are quoted exactly as given."""
     command = argv[0] if len(argv) == 1 else shlex.join(argv)
     if workdir:
-        return f"cd {shlex.quote(workdir)} 2>/dev/null; {command}"
+        return f"cd {shlex.quote(workdir)} || exit 1; {command}"
     return command
 
 

@@ -32,11 +32,8 @@ def render_stanza(
     forward_agent: bool,
     server_alive_interval: int,
     server_alive_count_max: int,
-    proxy_command: str | None = None,
 ) -> str:
     lines = [f"Host {ws.ssh_alias}"]
-    if proxy_command:
-        lines.append(f"  ProxyCommand {proxy_command}")
     lines += [
         f"  HostName {ws.ssh_host or '127.0.0.1'}",
         f"  Port {ws.ssh_port}",

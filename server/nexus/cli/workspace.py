@@ -391,7 +391,7 @@ def _interactive(name: str, command: list[str] | None) -> None:
         if error.code != ErrorCode.CANCELLED:
             error.exit_override = int(ExitCode.REMOTE_FAILURE)  # type: ignore[attr-defined]
         raise
-    remote = f"cd {ws.remote_path} 2>/dev/null; exec ${{SHELL:-/bin/bash}} -l"
+    remote = f"cd {shlex.quote(ws.remote_path)} 2>/dev/null; exec ${{SHELL:-/bin/bash}} -l"
     argv = [ssh, "-F", config_file]
     if command:
         argv += [ws.ssh_alias, "--", *command]

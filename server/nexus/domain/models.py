@@ -81,6 +81,8 @@ class CreateRequest(Model):
     env: dict[str, str] = Field(default_factory=dict)
     # Extra bind mounts (host path -> same container path), e.g. a worktree's common git dir.
     extra_mounts: list[Path] = Field(default_factory=list)
+    # ... and ones the workspace may read but not change (a repository's hooks run on the host)
+    readonly_mounts: list[Path] = Field(default_factory=list)
     # git settings for the workspace user (user.name, user.email), copied from the host.
     git_config: dict[str, str] = Field(default_factory=dict)
 

@@ -243,6 +243,13 @@ class WorkspaceService:
                     f"{', '.join(given)} only apply to the daytona backend",
                     "Add --backend daytona, or drop those options.",
                 )
+        if backend is BackendType.DAYTONA and options.source_path is not None:
+            raise NexusError(
+                ErrorCode.INVALID_ARGUMENT,
+                "a Daytona sandbox cannot mount a local folder",
+                "Pass --from with a git URL to clone, or create without --from "
+                "(syncing a local folder to a sandbox is the `nexus sync` feature).",
+            )
         if options.git_branch and not options.git_url:
             raise NexusError(
                 ErrorCode.INVALID_ARGUMENT,
@@ -266,6 +273,9 @@ class WorkspaceService:
         tree = await run_blocking(worktree.create_worktree, root, request.name, base)
         request.source_path = tree.path
         request.extra_mounts.append(tree.common_dir)
+        hooks = tree.common_dir / "hooks"
+        if hooks.is_dir():  # code in the workspace must not plant hooks that run on the host
+            request.readonly_mounts.append(hooks)
         request.git_config = await run_blocking(worktree.identity, tree.path)
         record = {
             "repo": str(tree.repo_root),
@@ -568,6 +578,12 @@ class WorkspaceService:
                     ErrorCode.DAYTONA_SANDBOX_STOPPED,
                     f"the Daytona sandbox of '{name}' is stopped (auto-stop or `workspace stop`)",
                     f"Run `nexus workspace start {name}`.",
+                )
+            if workspace.status is WorkspaceStatus.MISSING:
+                raise NexusError(
+                    ErrorCode.WORKSPACE_MISSING,
+                    f"the {workspace.backend.value} side of workspace '{name}' no longer exists",
+                    f"Delete it (`nexus workspace delete {name}`) and create it again.",
                 )
             raise workspace_not_running(name, workspace.status.value)
         return workspace, await self.connection(workspace)

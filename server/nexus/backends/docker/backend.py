@@ -205,6 +205,8 @@ class DockerBackend:
             environment.update({"NEXUS_UID": str(uid), "NEXUS_GID": str(gid)})
         for extra in request.extra_mounts:
             volumes[str(extra)] = {"bind": str(extra), "mode": "rw"}
+        for readonly in request.readonly_mounts:
+            volumes[str(readonly)] = {"bind": str(readonly), "mode": "ro"}
         labels = {
             LABEL_WORKSPACE: request.name,
             LABEL_INSTALLATION: self._installation_id,
