@@ -1,6 +1,7 @@
 import multiprocessing
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -125,3 +126,25 @@ def test_allocation_skips_ports_in_use_and_reports_exhaustion(tmp_path: Path) ->
             store.allocate_port("p", "ssh", port, port)
         assert info.value.code == ErrorCode.PORTS_EXHAUSTED
     store.release_ports("p")
+
+
+def _open_and_write(db: str, index: int, start: Any) -> None:
+    start.wait()  # all processes open the brand-new file at the same moment
+    for round_ in range(10):  # open, write, close: again and again, all processes at once
+        store = StateStore(Path(db))
+        store.reserve(ws(f"p{index}-{round_}"))
+        store.close()
+
+
+def test_many_processes_opening_a_new_store_at_once(tmp_path: Path) -> None:
+    db = str(tmp_path / "fresh.db")
+    start = multiprocessing.Barrier(16)
+    procs = [
+        multiprocessing.Process(target=_open_and_write, args=(db, i, start)) for i in range(16)
+    ]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(60)
+        assert proc.exitcode == 0
+    assert len(StateStore(Path(db)).list()) == 160

@@ -9,10 +9,12 @@ notice changes made by any process with one cheap query.
 from __future__ import annotations
 
 import json
+import random
 import secrets
 import socket
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
@@ -53,6 +55,23 @@ def _row_to_workspace(row: sqlite3.Row, ports: dict[str, int]) -> Workspace:
     )
 
 
+def _retry_locked(step: Callable[[], None], attempts: int = 100) -> None:
+    for attempt in range(attempts):
+        try:
+            step()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if attempt == attempts - 1:
+                raise NexusError(
+                    ErrorCode.STORE_ERROR,
+                    f"the state store stayed locked: {exc}",
+                    "Retry; if it persists, check for a stuck nexus process.",
+                ) from exc
+            time.sleep(0.05 + random.random() * 0.05)
+
+
 def _owner_for(status: WorkspaceStatus) -> str | None:
     """A transition in progress records the process running it; a settled status records none."""
     return current_owner() if status in TRANSITIONAL else None
@@ -77,10 +96,17 @@ class StateStore:
             path, timeout=30.0, isolation_level=None, check_same_thread=False
         )
         self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA foreign_keys=ON")
         self._conn.execute("PRAGMA busy_timeout=30000")
-        self._migrate()
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        # Switching to WAL needs an exclusive lock for a moment and SQLite answers "locked" at
+        # once (no busy wait) while another process creates or migrates the same new file.
+        _retry_locked(self._enable_wal)
+        _retry_locked(self._migrate)
+
+    def _enable_wal(self) -> None:
+        mode = self._conn.execute("PRAGMA journal_mode").fetchone()[0]
+        if str(mode).lower() != "wal":
+            self._conn.execute("PRAGMA journal_mode=WAL")
 
     def close(self) -> None:
         with self._lock:
@@ -112,6 +138,8 @@ class StateStore:
     def _migrate(self) -> None:
         with self._lock:
             conn = self._conn
+            if conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS):
+                return  # current: no write lock needed just to open the store
             conn.execute("BEGIN IMMEDIATE")
             try:
                 version = conn.execute("PRAGMA user_version").fetchone()[0]
