@@ -46,6 +46,10 @@ class NexusPaths:
     def ssh_config(self) -> Path:
         return self.ssh_dir / "config"
 
+    def token_file(self, name: str) -> Path:
+        """``User <token>`` for a workspace whose SSH user name is an expiring token."""
+        return self.ssh_dir / "tokens" / f"{name}.conf"
+
     @property
     def host_keys_dir(self) -> Path:
         return self.ssh_dir / "host_keys"

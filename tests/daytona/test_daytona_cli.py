@@ -310,3 +310,49 @@ def test_daytona_only_options_are_refused_on_docker(nexus_env: NexusEnv) -> None
         "workspace", "create", "d", "--backend", "daytona", "--from", str(nexus_env.project)
     )
     assert local.returncode == 2 and "cannot mount a local folder" in local.stderr
+
+
+def test_plain_ssh_renews_an_expiring_token_by_itself(
+    daytona_env: NexusEnv, emulator: EmulatorThread
+) -> None:
+    """No Nexus command in between: ssh (and so VS Code Remote-SSH) renews the token itself."""
+    from datetime import UTC, datetime, timedelta
+
+    from nexus.store import StateStore
+
+    created = json.loads(
+        ok(
+            daytona_env.run("workspace", "create", "longlived", "--backend", "daytona", "--json")
+        ).stdout
+    )
+    generated = (daytona_env.nexus_home / "ssh" / "config").read_text()
+    assert (
+        "Match host nexus-longlived exec" in generated
+        and "User " not in generated.split("Host nexus-longlived")[1]
+    )
+    # the token is about to expire (Nexus's record) and the server has expired it already
+    store = StateStore(daytona_env.nexus_home / "state.db")
+    soon = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
+    store.update_metadata("longlived", lambda m: m["ssh_token"].update(expires_at=soon))
+    store.close()
+    emulator.expire_ssh_tokens(created["backendId"])
+    before = (daytona_env.nexus_home / "ssh" / "tokens" / "longlived.conf").read_text()
+    via_ssh = subprocess.run(
+        [
+            "ssh",
+            "-F",
+            str(daytona_env.home / ".ssh" / "config"),
+            "-o",
+            "BatchMode=yes",
+            "nexus-longlived",
+            "echo",
+            "renewed",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=daytona_env.env,
+    )
+    assert via_ssh.returncode == 0, via_ssh.stderr
+    assert via_ssh.stdout == "renewed\n"  # nothing else on stdout
+    assert (daytona_env.nexus_home / "ssh" / "tokens" / "longlived.conf").read_text() != before

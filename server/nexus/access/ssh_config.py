@@ -32,12 +32,24 @@ def render_stanza(
     forward_agent: bool,
     server_alive_interval: int,
     server_alive_count_max: int,
+    token_file: Path | None = None,
+    renew_command: str | None = None,
 ) -> str:
-    lines = [f"Host {ws.ssh_alias}"]
+    lines = []
+    if token_file is not None and renew_command:
+        # Expiring credentials: ssh runs this (renewing the token when it is close to expiry)
+        # before it opens the token file included below, so the connection gets a fresh one.
+        lines.append(f'Match host {ws.ssh_alias} exec "{renew_command}"')
+    lines.append(f"Host {ws.ssh_alias}")
+    if token_file is not None:
+        lines.append(f"  Include {_quote(token_file)}")
     lines += [
         f"  HostName {ws.ssh_host or '127.0.0.1'}",
         f"  Port {ws.ssh_port}",
-        f"  User {ws.ssh_user or 'nexus'}",
+    ]
+    if token_file is None:
+        lines.append(f"  User {ws.ssh_user or 'nexus'}")
+    lines += [
         f"  IdentityFile {_quote(identity_file)}",
         "  IdentitiesOnly yes",
         f"  HostKeyAlias {ws.ssh_alias}",
@@ -57,6 +69,7 @@ def render_config(
     forward_agent: bool,
     server_alive_interval: int,
     server_alive_count_max: int,
+    nexus_command: str | None = None,
 ) -> str:
     stanzas = [
         render_stanza(
@@ -66,11 +79,31 @@ def render_config(
             forward_agent=forward_agent,
             server_alive_interval=server_alive_interval,
             server_alive_count_max=server_alive_count_max,
+            token_file=paths.token_file(ws.name) if uses_token(ws) else None,
+            renew_command=f"{nexus_command} ssh-config renew {ws.name}" if nexus_command else None,
         )
         for ws in workspaces
         if ws.ssh_port is not None and ws.status is not WorkspaceStatus.DELETING
     ]
     return HEADER + "".join("\n" + s for s in stanzas)
+
+
+def uses_token(ws: Workspace) -> bool:
+    """The SSH user name is an expiring access token (Daytona), kept in a file of its own."""
+    return "ssh_token" in ws.metadata
+
+
+def write_token_files(paths: NexusPaths, workspaces: Iterable[Workspace]) -> None:
+    folder = ensure_dir(paths.ssh_dir / "tokens")
+    wanted = {}
+    for ws in workspaces:
+        if uses_token(ws) and ws.ssh_user:
+            wanted[paths.token_file(ws.name)] = f"User {ws.ssh_user}\n"
+    for path, text in wanted.items():
+        write_if_changed(path, text, mode=0o600)
+    for stale in folder.glob("*.conf"):
+        if stale not in wanted:
+            stale.unlink(missing_ok=True)
 
 
 def write_config(paths: NexusPaths, text: str) -> None:

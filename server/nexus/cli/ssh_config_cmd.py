@@ -78,3 +78,32 @@ def uninstall(as_json: bool = JSON_OPTION) -> None:
             else "There was no Nexus block to remove."
         )
         stdout_console.print("Nexus will not add it again until `nexus ssh-config install`.")
+
+
+@ssh_config_app.command("renew", hidden=True)
+def renew(name: str = typer.Argument(...)) -> None:
+    """Called by ssh itself (a `Match exec` line of the generated config) before it connects:
+    renews the workspace's access token when it is close to expiry. Prints nothing, always
+    succeeds: it must never get in the way of the connection."""
+    import asyncio
+    import contextlib
+    import logging
+
+    from ..access.ssh_config import uses_token
+    from ..service.workspaces import WorkspaceService
+
+    logging.disable(logging.CRITICAL)
+
+    async def work() -> None:
+        context = NexusContext()
+        try:
+            service = WorkspaceService(context)
+            workspace = service.get(name)
+            if uses_token(workspace):
+                await service.connection(workspace)
+        finally:
+            context.close()
+
+    with contextlib.suppress(Exception):  # by design: ssh goes on with the token it has
+        asyncio.run(work())
+    raise typer.Exit(0)

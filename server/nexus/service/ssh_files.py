@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import shlex
+import shutil
+import sys
 from pathlib import Path
 
 from ..access.known_hosts import write_known_hosts
-from ..access.ssh_config import render_config, write_config
+from ..access.ssh_config import render_config, write_config, write_token_files
 from ..access.user_ssh_config import (
     InstallResult,
     InstallStatus,
@@ -18,6 +21,15 @@ from ..locking import file_lock
 from .context import NexusContext
 
 log = logging.getLogger(__name__)
+
+
+def nexus_command() -> str | None:
+    """The `nexus` executable of this installation, for ssh to call back (None if not found)."""
+    beside = Path(sys.executable).parent / "nexus"
+    found = str(beside) if beside.exists() else shutil.which("nexus")
+    if found is None or '"' in found:
+        return None
+    return shlex.quote(found)
 
 
 class SshFiles:
@@ -40,6 +52,7 @@ class SshFiles:
             forward_agent=ssh.forward_agent,
             server_alive_interval=ssh.server_alive_interval,
             server_alive_count_max=ssh.server_alive_count_max,
+            nexus_command=nexus_command(),
         )
 
     def refresh(self) -> InstallResult | None:
@@ -48,6 +61,7 @@ class SshFiles:
         with file_lock(self.ctx.paths.lock("ssh-files")):
             workspaces = self.ctx.store.list()
             write_known_hosts(self.ctx.paths, workspaces)
+            write_token_files(self.ctx.paths, workspaces)
             write_config(self.ctx.paths, self.render())
         if self.ctx.config.ssh.manage_user_config:
             try:
