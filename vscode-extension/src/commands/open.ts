@@ -4,11 +4,12 @@
 import * as fs from 'fs';
 import { showError } from '../common/errors';
 import { withSidecarProgress } from '../common/progress';
-import type { WorkspaceInfo } from '../common/protocol';
+import type { ConnectionInfo, WorkspaceInfo } from '../common/protocol';
 import { detectRemoteSsh, editorKind, recommendedRemoteSsh, type RemoteSshExtension } from '../common/remote';
 import {
     appName,
     executeCommand,
+    getConfiguration,
     isExtensionInstalled,
     parseUri,
     showInformationMessage,
@@ -67,11 +68,42 @@ export async function openWorkspace(ctx: CommandContext, arg?: unknown): Promise
             recordOpen(recordFile, info.uri, remote);
             return 'recorded';
         }
+        if (!(await remoteSshFindsAlias(info))) {
+            return 'cancelled';
+        }
         await executeCommand('vscode.openFolder', parseUri(info.uri), { forceNewWindow: true });
         return 'opened';
     } catch (e) {
         return (await showError(`Open workspace "${name}"`, e)).cancelled ? 'cancelled' : 'failed';
     }
+}
+
+export const USE_NEXUS_SSH_CONFIG = 'Use the Nexus ssh config';
+
+/**
+ * Remote-SSH resolves the alias through ~/.ssh/config. When Nexus could not include its file
+ * there (a read-only config, or `nexus ssh-config uninstall`), `sshCommand` says `ssh -F <file>`:
+ * offer to point `remote.SSH.configFile` at the Nexus file instead of failing inside Remote-SSH.
+ */
+export async function remoteSshFindsAlias(info: ConnectionInfo): Promise<boolean> {
+    if (!info.sshCommand.includes(' -F ')) {
+        return true;
+    }
+    const settings = getConfiguration('remote.SSH');
+    if (settings.get<string>('configFile') === info.sshConfigPath) {
+        return true;
+    }
+    const choice = await showWarningMessage(
+        `Your ~/.ssh/config does not include the Nexus ssh config, so Remote-SSH cannot find "${info.alias}". ` +
+            `Point Remote-SSH at ${info.sshConfigPath}? (Remote-SSH then lists only Nexus hosts.)`,
+        {},
+        USE_NEXUS_SSH_CONFIG,
+    );
+    if (choice !== USE_NEXUS_SSH_CONFIG) {
+        return false;
+    }
+    await settings.update('configFile', info.sshConfigPath, true);
+    return true;
 }
 
 function recordOpen(file: string, uri: string, remote: RemoteSshExtension | undefined): void {

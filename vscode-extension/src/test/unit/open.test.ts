@@ -85,6 +85,37 @@ suite('open in new window', () => {
         assert.strictEqual(client.sent.length, 0);
     });
 
+    test('when ~/.ssh/config cannot include Nexus, it offers remote.SSH.configFile, then opens', async () => {
+        installed('Visual Studio Code', ['ms-vscode-remote.remote-ssh']);
+        const updates: unknown[][] = [];
+        sandbox.stub(api, 'getConfiguration').returns({
+            get: () => undefined,
+            update: async (...args: unknown[]) => { updates.push(args); },
+        } as unknown as ReturnType<typeof api.getConfiguration>);
+        const warn = sandbox.stub(api, 'showWarningMessage').resolves('Use the Nexus ssh config');
+        const client = new FakeClient().respond('nexus/workspace/connectionInfo', (p) => ({
+            ...connectionInfo(p.name), sshCommand: `ssh -F /home/dev/.nexus/ssh/config nexus-${p.name}`,
+        }));
+        assert.strictEqual(await openWorkspace(context(client), 'demo'), 'opened');
+        assert.match(warn.firstCall.args[0], /does not include the Nexus ssh config/);
+        assert.deepStrictEqual(updates, [['configFile', '/home/dev/.nexus/ssh_config', true]]);
+        assert.strictEqual(executed[0][0], 'vscode.openFolder');
+    });
+
+    test('declining the ssh config change opens nothing', async () => {
+        installed('Visual Studio Code', ['ms-vscode-remote.remote-ssh']);
+        sandbox.stub(api, 'getConfiguration').returns({
+            get: () => undefined,
+            update: async () => undefined,
+        } as unknown as ReturnType<typeof api.getConfiguration>);
+        sandbox.stub(api, 'showWarningMessage').resolves(undefined);
+        const client = new FakeClient().respond('nexus/workspace/connectionInfo', (p) => ({
+            ...connectionInfo(p.name), sshCommand: `ssh -F /x nexus-${p.name}`,
+        }));
+        assert.strictEqual(await openWorkspace(context(client), 'demo'), 'cancelled');
+        assert.strictEqual(executed.length, 0);
+    });
+
     test('test-only record mode writes the URI instead of opening a window', async () => {
         installed('code-server', []);
         const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'nexus-open-')), 'open.json');
