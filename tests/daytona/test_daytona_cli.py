@@ -356,3 +356,24 @@ def test_plain_ssh_renews_an_expiring_token_by_itself(
     assert via_ssh.returncode == 0, via_ssh.stderr
     assert via_ssh.stdout == "renewed\n"  # nothing else on stdout
     assert (daytona_env.nexus_home / "ssh" / "tokens" / "longlived.conf").read_text() != before
+
+
+def test_api_key_from_the_config_file_is_never_shown(
+    daytona_env: NexusEnv, emulator: EmulatorThread
+) -> None:
+    key = emulator.api_key
+    without_env = {"DAYTONA_API_KEY": ""}
+    set_key = ok(
+        daytona_env.run("config", "set", "backends.daytona.api_key", key, extra_env=without_env)
+    )
+    debug = {**without_env, "NEXUS_DEBUG": "1"}
+    results = [
+        set_key,
+        daytona_env.run("workspace", "create", "cfgkey", "--backend", "daytona", extra_env=debug),
+        daytona_env.run("workspace", "list", "--json", extra_env=debug),
+        daytona_env.run("config", "get", "backends.daytona", "--json", extra_env=debug),
+        daytona_env.run("workspace", "delete", "cfgkey", extra_env=debug),
+    ]
+    for result in results:
+        ok(result)
+    assert key not in outputs(*results)
