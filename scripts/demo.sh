@@ -9,5 +9,7 @@ project="${1:-$(mktemp -d /tmp/nexus-demo.XXXXXX)}"
 [ -n "${1:-}" ] || echo "# sample project" > "$project/README.md"
 name="${NEXUS_DEMO_NAME:-demo}"
 cd "$project"
-"$OLDPWD/.venv/bin/nexus" workspace create "$name"
-"$OLDPWD/.venv/bin/nexus" workspace exec "$name" -- sh -c 'echo "hello from $(hostname)"; git --version; ls /workspace | head'
+nexus="$OLDPWD/.venv/bin/nexus"
+# run it twice and the second run reuses the workspace
+"$nexus" workspace info "$name" >/dev/null 2>&1 || "$nexus" workspace create "$name"
+"$nexus" workspace exec "$name" -- sh -c 'echo "hello from $(hostname)"; git --version; ls /workspace | head'

@@ -278,7 +278,7 @@ def list_(
         stdout_console.print("No workspaces. Create one with [bold]nexus workspace create NAME[/].")
         return
     table = Table(box=None, pad_edge=False)
-    for column in ("NAME", "BACKEND", "STATUS", "SSH", "PATH"):
+    for column in ("NAME", "BACKEND", "STATUS", "BRANCH", "SSH", "PATH"):
         table.add_column(column)
     for ws in workspaces:
         style = _STATUS_STYLE.get(ws.status, "")
@@ -286,6 +286,7 @@ def list_(
             ws.name,
             ws.backend.value,
             f"[{style}]{ws.status.value}[/]" if style else ws.status.value,
+            escape(ws.branch or "-"),
             escape(_endpoint(ws)),
             escape(ws.local_path or "-"),
         )
