@@ -161,6 +161,22 @@ class WorkspaceService:
         resources = self._resolve_resources(options, backend_type)
         self._check_resources(resources)
         self._check_backend_options(options, backend_type)
+        if backend_type is BackendType.DAYTONA:
+            fractional = [
+                flag
+                for flag, value in (
+                    ("--cpu", resources.cpu),
+                    ("--memory", resources.memory_gb),
+                    ("--disk", resources.disk_gb),
+                )
+                if value is not None and not float(value).is_integer()
+            ]
+            if fractional:
+                raise NexusError(
+                    ErrorCode.INVALID_ARGUMENT,
+                    f"Daytona takes whole numbers for {', '.join(fractional)}",
+                    "Pass whole CPUs and GB, e.g. --cpu 2 --memory 4.",
+                )
         mounts_local_folder = backend_type is BackendType.DOCKER
         source = (
             self._source_path(options.source_path)
