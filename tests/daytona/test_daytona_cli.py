@@ -310,6 +310,8 @@ def test_daytona_only_options_are_refused_on_docker(nexus_env: NexusEnv) -> None
         "workspace", "create", "d", "--backend", "daytona", "--from", str(nexus_env.project)
     )
     assert local.returncode == 2 and "cannot mount a local folder" in local.stderr
+    half = nexus_env.run("workspace", "create", "d", "--backend", "daytona", "--cpu", "0.5")
+    assert half.returncode == 2 and "whole numbers for --cpu" in half.stderr
 
 
 def test_plain_ssh_renews_an_expiring_token_by_itself(
