@@ -160,36 +160,16 @@ class WorkspaceService:
         backend = self._backend(backend_type)
         resources = self._resolve_resources(options, backend_type)
         self._check_resources(resources)
-        self._check_backend_options(options, backend_type)
-        if backend_type is BackendType.DAYTONA:
-            fractional = [
-                flag
-                for flag, value in (
-                    ("--cpu", resources.cpu),
-                    ("--memory", resources.memory_gb),
-                    ("--disk", resources.disk_gb),
-                )
-                if value is not None and not float(value).is_integer()
-            ]
-            if fractional:
-                raise NexusError(
-                    ErrorCode.INVALID_ARGUMENT,
-                    f"Daytona takes whole numbers for {', '.join(fractional)}",
-                    "Pass whole CPUs and GB, e.g. --cpu 2 --memory 4.",
-                )
+        self._check_backend_options(options, backend_type, resources)
         mounts_local_folder = backend_type is BackendType.DOCKER
-        source = (
-            self._source_path(options.source_path)
-            if mounts_local_folder or options.source_path
-            else None
-        )
+        source = self._source_path(options.source_path) if mounts_local_folder else None
         await backend.ensure_ready()
         request = CreateRequest(
             name=name,
             backend=backend_type,
             resources=resources,
             image=options.image,
-            source_path=source if mounts_local_folder else None,
+            source_path=source,
             labels=options.labels or {},
             region=options.region,
             auto_stop_minutes=options.auto_stop_minutes,
@@ -243,7 +223,9 @@ class WorkspaceService:
             await asyncio.shield(self._undo_create(name, progress))
             raise
 
-    def _check_backend_options(self, options: CreateOptions, backend: BackendType) -> None:
+    def _check_backend_options(
+        self, options: CreateOptions, backend: BackendType, resources: Resources
+    ) -> None:
         daytona_only = {
             "--region": options.region,
             "--auto-stop": options.auto_stop_minutes,
@@ -277,6 +259,21 @@ class WorkspaceService:
                 ErrorCode.INVALID_ARGUMENT,
                 "--auto-stop must be 0 (never) or a number of minutes",
                 "Pass --auto-stop 30, or 0 to disable.",
+            )
+        fractional = [
+            flag
+            for flag, value in (
+                ("--cpu", resources.cpu),
+                ("--memory", resources.memory_gb),
+                ("--disk", resources.disk_gb),
+            )
+            if value is not None and not float(value).is_integer()
+        ]
+        if backend is BackendType.DAYTONA and fractional:
+            raise NexusError(
+                ErrorCode.INVALID_ARGUMENT,
+                f"Daytona takes whole numbers for {', '.join(fractional)}",
+                "Pass whole CPUs and GB, e.g. --cpu 2 --memory 4.",
             )
 
     async def _add_worktree(
