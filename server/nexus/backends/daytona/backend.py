@@ -262,7 +262,9 @@ class DaytonaBackend:
                 self._revoke(sandbox, token)
             progress.step("delete", f"Deleting sandbox {sandbox.name}")
             errors.call(
-                lambda: self._daytona().delete(sandbox, timeout=self._settings.create_timeout),
+                lambda: self._daytona().delete(
+                    sandbox, timeout=self._settings.create_timeout, wait=True
+                ),  # returns once it is really gone
                 "delete the sandbox",
             )
 
