@@ -131,6 +131,15 @@ def workspace_not_found(name: str) -> NexusError:
     )
 
 
+def provider_operation_unavailable(operation: str, backend: str) -> NexusError:
+    """An escape hatch this version does not implement (yet)."""
+    return NexusError(
+        ErrorCode.CAPABILITY_NOT_SUPPORTED,
+        f"operation '{operation}' is not available on the {backend} backend in this version of Nexus",
+        "Run `nexus workspace info NAME` to see what the backend supports.",
+    )
+
+
 def workspace_not_running(name: str, status: str) -> NexusError:
     return NexusError(
         ErrorCode.WORKSPACE_NOT_RUNNING,

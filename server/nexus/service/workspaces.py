@@ -44,6 +44,16 @@ from .ssh_files import SshFiles
 log = logging.getLogger(__name__)
 
 
+def _resource_flags(resources: Resources) -> builtins.list[tuple[str, float]]:
+    """The resources given, each with the CLI flag that sets it (for error messages)."""
+    given = (
+        ("--cpu", resources.cpu),
+        ("--memory", resources.memory_gb),
+        ("--disk", resources.disk_gb),
+    )
+    return [(flag, value) for flag, value in given if value is not None]
+
+
 def in_flight(workspace: Workspace) -> bool:
     """An operation is running on it right now (a transition whose process is still alive)."""
     return workspace.status in TRANSITIONAL and owner_alive(workspace.owner)
@@ -115,12 +125,8 @@ class WorkspaceService:
         )
 
     def _check_resources(self, resources: Resources) -> None:
-        for field, value in (
-            ("--cpu", resources.cpu),
-            ("--memory", resources.memory_gb),
-            ("--disk", resources.disk_gb),
-        ):
-            if value is not None and value <= 0:
+        for field, value in _resource_flags(resources):
+            if value <= 0:
                 raise NexusError(
                     ErrorCode.INVALID_ARGUMENT,
                     f"{field} must be a positive number (got {value})",
@@ -261,13 +267,7 @@ class WorkspaceService:
                 "Pass --auto-stop 30, or 0 to disable.",
             )
         fractional = [
-            flag
-            for flag, value in (
-                ("--cpu", resources.cpu),
-                ("--memory", resources.memory_gb),
-                ("--disk", resources.disk_gb),
-            )
-            if value is not None and not float(value).is_integer()
+            flag for flag, value in _resource_flags(resources) if not float(value).is_integer()
         ]
         if backend is BackendType.DAYTONA and fractional:
             raise NexusError(

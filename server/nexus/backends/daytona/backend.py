@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from ...asyncutil import run_blocking
 from ...config.schema import DaytonaSettings
-from ...domain.errors import ErrorCode, NexusError
+from ...domain.errors import ErrorCode, NexusError, provider_operation_unavailable
 from ...domain.models import (
     BackendCapabilities,
     BackendType,
@@ -374,8 +374,4 @@ class DaytonaBackend:
     async def execute_provider_specific(
         self, workspace: Workspace | None, operation: ProviderOperation
     ) -> Any:
-        raise NexusError(
-            ErrorCode.CAPABILITY_NOT_SUPPORTED,
-            f"operation '{operation.type}' is not available in this version of Nexus",
-            "Run `nexus workspace info NAME` to see what the backend supports.",
-        )
+        raise provider_operation_unavailable(operation.type, self.type.value)

@@ -13,7 +13,7 @@ from typing import Any
 
 from ...asyncutil import run_blocking
 from ...domain.backend import PortAllocator
-from ...domain.errors import ErrorCode, NexusError
+from ...domain.errors import ErrorCode, NexusError, provider_operation_unavailable
 from ...domain.models import (
     REMOTE_PATH,
     BackendCapabilities,
@@ -352,11 +352,7 @@ class DockerBackend:
     async def execute_provider_specific(
         self, workspace: Workspace | None, operation: ProviderOperation
     ) -> Any:
-        raise NexusError(
-            ErrorCode.CAPABILITY_NOT_SUPPORTED,
-            f"operation '{operation.type}' is not available on the docker backend yet",
-            "Run `nexus workspace info NAME` to see what the backend supports.",
-        )
+        raise provider_operation_unavailable(operation.type, self.type.value)
 
 
 def stats_from_engine(raw: dict[str, Any]) -> ResourceStats:
