@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +49,9 @@ class NexusEnv:
     def installation_id(self) -> str | None:
         from nexus.store import StateStore
 
+        kept = self.nexus_home / "installation-id"  # readable even when state.db is not
+        if kept.exists():
+            return kept.read_text().strip()
         db = self.nexus_home / "state.db"
         if not db.exists():
             return None
@@ -120,3 +124,35 @@ def docker_engine() -> None:
     result = subprocess.run(["docker", "info"], capture_output=True, text=True)
     if result.returncode != 0:
         pytest.fail("no Docker engine: start dockerd (see .ci/docker-engine.sh)", pytrace=False)
+
+
+UserAgent = tuple[dict[str, str], Path]  # SSH_AUTH_SOCK env, the key's .pub file
+
+
+@pytest.fixture
+def user_agent(tmp_path: Path) -> Iterator[UserAgent]:
+    """A real ssh-agent holding one key of the user (user@laptop): its env and the public key.
+
+    Not exported to the test process: pass the env to the commands that should see the agent."""
+    sock = tmp_path / "agent.sock"
+    agent = subprocess.Popen(
+        ["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        for _ in range(100):
+            if sock.exists():
+                break
+            time.sleep(0.1)
+        key = tmp_path / "id_user"
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "user@laptop", "-f", str(key)],
+            check=True,
+        )
+        agent_env = {"SSH_AUTH_SOCK": str(sock)}
+        subprocess.run(
+            ["ssh-add", str(key)], env={**os.environ, **agent_env}, check=True, capture_output=True
+        )
+        yield agent_env, key.with_suffix(".pub")
+    finally:
+        agent.terminate()
+        agent.wait(10)

@@ -34,13 +34,21 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         metavar="HOST:CONTAINER",
         help="read-only bind mount into every sandbox (repeatable)",
     )
+    parser.add_argument(
+        "--ssh-invalid-token",
+        choices=["close", "refuse"],
+        default="close",
+        help="gateway answer to a bad token: close after login (like the real one) or refuse it",
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     return parser.parse_args(argv)
 
 
 async def _serve(args: argparse.Namespace) -> None:
     config = EmulatorConfig(
-        transition_delay=args.transition_delay, minute_seconds=args.minute_seconds
+        transition_delay=args.transition_delay,
+        minute_seconds=args.minute_seconds,
+        ssh_invalid_token=args.ssh_invalid_token,
     )
     if args.region:
         config.regions = tuple(args.region)

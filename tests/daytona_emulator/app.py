@@ -75,7 +75,7 @@ class Emulator:
         self._image = image
         self.port = 0
         self.upstream = Upstream()
-        self.gateway = SshGateway(self.store, self.upstream)
+        self.gateway = SshGateway(self.store, self.upstream, self.config, self.faults)
         self.preview = PreviewProxy(self.store, self.upstream, lambda: self.api_key)
         self._runner: web.AppRunner | None = None
         self.service: SandboxService | None = None

@@ -41,6 +41,11 @@ class EmulatorConfig:
     minute_seconds: float = 60.0
     reaper_interval: float = 0.5
     ssh_token_minutes: int = 60
+    # What the SSH gateway does with an invalid, expired or revoked token (or a sandbox that is
+    # not started). "close", like the real gateway (apps/ssh-gateway/main.go: NoClientAuth, then
+    # validate the token and close the connection): authentication succeeds and the connection
+    # is closed right after, with no message. "refuse": authentication fails ("Permission denied").
+    ssh_invalid_token: str = "close"
     signed_preview_seconds: int = 60
     enforce_resource_limits: bool = True
     page_limit_default: int = 100

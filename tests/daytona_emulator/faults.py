@@ -80,6 +80,7 @@ class FaultInjector:
     - ``transition_delay``: extra seconds every state transition takes.
     - ``regions_unavailable``: creates in these regions fail with "No available runners".
     - ``quota_exceeded``: every create/start fails with the real 403 quota message.
+    - ``close_ssh_logins``: the SSH gateway closes the next N logins with a valid token.
     - ``expire_ssh_tokens``: performed by the emulator (it owns the tokens).
     """
 
@@ -88,6 +89,9 @@ class FaultInjector:
     transition_delay: float | None = None
     regions_unavailable: set[str] = field(default_factory=set)
     quota_exceeded: str | None = None  # "cpu", "memory" or "disk"
+    # logins with a valid token that the SSH gateway closes right after authentication, as the
+    # real gateway does while it cannot reach the sandbox's sshd yet (just after create/start)
+    ssh_closed_logins: int = 0
     served: int = 0
 
     def http_error(self, status: int, count: int = 1, **kwargs: Any) -> HttpFault:
@@ -119,9 +123,22 @@ class FaultInjector:
         with self._lock:
             self.quota_exceeded = resource
 
+    def close_ssh_logins(self, count: int) -> None:
+        """The gateway closes the next ``count`` logins whose token is valid (sshd not ready)."""
+        with self._lock:
+            self.ssh_closed_logins = count
+
+    def take_ssh_close(self) -> bool:
+        with self._lock:
+            if self.ssh_closed_logins <= 0:
+                return False
+            self.ssh_closed_logins -= 1
+            return True
+
     def clear(self) -> None:
         with self._lock:
             self.http_faults.clear()
+            self.ssh_closed_logins = 0
             self.transition_delay = None
             self.regions_unavailable.clear()
             self.quota_exceeded = None
@@ -147,5 +164,6 @@ class FaultInjector:
                 "transitionDelay": self.transition_delay,
                 "regionsUnavailable": sorted(self.regions_unavailable),
                 "quotaExceeded": self.quota_exceeded,
+                "sshClosedLogins": self.ssh_closed_logins,
                 "served": self.served,
             }

@@ -1,5 +1,10 @@
 """SSH gateway: the SSH access token is the user name; sessions are proxied into the sandbox sshd.
 
+Like the real gateway (daytonaio/daytona apps/ssh-gateway/main.go) it accepts any user name at
+authentication ("none" auth) and checks the token afterwards: an invalid, expired or revoked token,
+or a sandbox that is not started, gets the connection closed without a message
+(``EmulatorConfig.ssh_invalid_token = "close"``). ``"refuse"`` fails authentication instead.
+
 Supported: exec (with exit status/signal), interactive shell with pty and window changes,
 subsystems (sftp), direct-tcpip port forwarding, agent forwarding pass-through, signals/breaks.
 """
@@ -15,6 +20,8 @@ from typing import Any, cast
 import asyncssh
 from asyncssh.forward import SSHForwarder
 
+from .config import EmulatorConfig
+from .faults import FaultInjector
 from .state import Sandbox, Store
 from .upstream import Upstream
 
@@ -40,9 +47,17 @@ class _RedactTokens(logging.Filter):
 
 
 class SshGateway:
-    def __init__(self, store: Store, upstream: Upstream) -> None:
+    def __init__(
+        self,
+        store: Store,
+        upstream: Upstream,
+        config: EmulatorConfig | None = None,
+        faults: FaultInjector | None = None,
+    ) -> None:
         self.store = store
         self.upstream = upstream
+        self.config = config or EmulatorConfig()
+        self.faults = faults or FaultInjector()
         self.host_key = asyncssh.generate_private_key("ssh-ed25519")
         self.host = "127.0.0.1"
         self.port = 0
@@ -120,10 +135,24 @@ class _GatewayConnection(asyncssh.SSHServer):
     def begin_auth(self, username: str) -> bool:
         self.sandbox = self.gateway.authorize(username)
         if self.sandbox is None:
-            log.info("ssh gateway: refused a login with an invalid or expired token")
-            return True  # auth required, and no method can succeed
+            if self.gateway.config.ssh_invalid_token == "refuse":
+                log.info("ssh gateway: refused a login with an invalid or expired token")
+                return True  # auth required, and no method can succeed
+            return False  # like the real gateway: "none" auth succeeds, then the token is checked
         self.sandbox.touch()
         return False  # token accepted: no further client authentication
+
+    def auth_completed(self) -> None:
+        if self.sandbox is None and self.conn is not None:
+            # the real gateway validates the token after the handshake and then closes the TCP
+            # connection (no disconnect message): the client sees the connection drop
+            log.info("ssh gateway: closed a connection with an invalid or expired token")
+            asyncio.get_running_loop().call_soon(self.conn.abort)
+        elif self.conn is not None and self.gateway.faults.take_ssh_close():
+            # a valid token, but the sandbox's sshd does not answer yet: closed the same way
+            log.info("ssh gateway: closed a connection, the sandbox sshd is not reachable yet")
+            self.sandbox = None
+            asyncio.get_running_loop().call_soon(self.conn.abort)
 
     # upstream connections ---------------------------------------------------
     async def open_upstream(self, agent_path: str | None = None) -> asyncssh.SSHClientConnection:
@@ -145,12 +174,16 @@ class _GatewayConnection(asyncssh.SSHServer):
             return self._shared
 
     # channels ----------------------------------------------------------------
-    def session_requested(self) -> asyncssh.SSHServerSession[bytes]:
+    def session_requested(self) -> asyncssh.SSHServerSession[bytes] | bool:
+        if self.sandbox is None:
+            return False  # a channel that raced the close
         return _ProxySession(self)
 
     def connection_requested(
         self, dest_host: str, dest_port: int, orig_host: str, orig_port: int
     ) -> Any:
+        if self.sandbox is None:
+            return False
         return self._forward_tcp(dest_host, dest_port)
 
     async def _forward_tcp(self, dest_host: str, dest_port: int) -> SSHForwarder:

@@ -103,7 +103,7 @@ def test_user_flow(nexus_env: NexusEnv) -> None:
     assert via_ssh.stdout.strip() == "my-feature"
 
     deleted = json.loads(ok(nexus_env.run("workspace", "delete", "my-feature", "--json")).stdout)
-    assert deleted == {"deleted": "my-feature", "backend": "docker"}
+    assert deleted == {"deleted": "my-feature", "backend": "docker", "leftBehind": []}
     assert container_of("my-feature", installation) == {}
     assert json.loads(ok(nexus_env.run("workspace", "list", "--json")).stdout) == {"workspaces": []}
     assert nexus_env.project.joinpath("README.md").exists()  # user files untouched

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import stat
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 import sshconf
 
-from tests.conftest import NexusEnv
+from tests.conftest import NexusEnv, UserAgent
 from tests.e2e.test_docker_cli import ok
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
@@ -40,20 +41,6 @@ def git(repo: Path, *args: str) -> str:
         text=True,
         check=True,
     ).stdout
-
-
-@pytest.fixture
-def repo(nexus_env: NexusEnv) -> Path:
-    """A git repository owned by a normal user (uid 1000), as on a developer's machine."""
-    path = nexus_env.project
-    git(path, "init", "-q", "-b", "main")
-    git(path, "config", "user.name", "Dev Person")
-    git(path, "config", "user.email", "dev@example.com")
-    git(path, "add", "README.md")
-    git(path, "commit", "-qm", "initial")
-    if os.geteuid() == 0:
-        subprocess.run(["chown", "-R", "1000:1000", str(path)], check=True)
-    return path
 
 
 def test_system_ssh_connects_strictly_and_refuses_a_changed_key(nexus_env: NexusEnv) -> None:
@@ -252,41 +239,114 @@ def test_worktree_commit_in_container_lands_on_the_branch(nexus_env: NexusEnv, r
     assert "nexus/kept" in git(repo, "branch", "--list", "nexus/kept")
 
 
-def test_agent_forwarding_with_a_real_agent(nexus_env: NexusEnv, tmp_path: Path) -> None:
-    ok(nexus_env.run("workspace", "create", "agent"))
-    sock = tmp_path / "agent.sock"
-    agent = subprocess.Popen(
-        ["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        for _ in range(50):
-            if sock.exists():
-                break
-            import time
+# What a process in the workspace sees of an agent: the socket variable, then what ssh-add lists.
+PROBE = 'echo "sock=${SSH_AUTH_SOCK:-none}"; ssh-add -l; echo "rc=$?"'
 
-            time.sleep(0.1)
-        key = tmp_path / "id_user"
-        subprocess.run(
-            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "user@laptop", "-f", str(key)],
-            check=True,
+
+def forward_agent_of(env: NexusEnv, alias: str) -> str:
+    config = sshconf.read_ssh_config(str(env.nexus_home / "ssh" / "config"))
+    return str(config.host(alias)["forwardagent"])
+
+
+def test_agent_forwarding_with_a_real_agent(nexus_env: NexusEnv, user_agent: UserAgent) -> None:
+    agent_env, public_key = user_agent
+    created = json.loads(
+        ok(nexus_env.run("workspace", "create", "agent", "--forward-agent", "--json")).stdout
+    )
+    assert created["forwardAgent"] is True
+    assert forward_agent_of(nexus_env, "nexus-agent") == "yes"
+    info = json.loads(ok(nexus_env.run("workspace", "info", "agent", "--json")).stdout)
+    assert info["forwardAgent"] is True
+    human = ok(nexus_env.run("workspace", "info", "agent")).stdout
+    assert "ssh-agent forwarding: on — processes in the workspace can use your keys" in human
+
+    listed = ok(
+        nexus_env.run("workspace", "exec", "agent", "--", "ssh-add", "-l", extra_env=agent_env)
+    )
+    assert "user@laptop" in listed.stdout
+    via_ssh = user_ssh(nexus_env, "nexus-agent", "ssh-add -l", ssh_env=agent_env)
+    assert "user@laptop" in via_ssh.stdout, via_ssh.stderr
+    via_nexus_ssh = nexus_env.run(
+        "workspace", "ssh", "agent", "--", "ssh-add", "-l", extra_env=agent_env
+    )
+    assert "user@laptop" in via_nexus_ssh.stdout, via_nexus_ssh.stderr
+    no_agent = nexus_env.run("workspace", "exec", "agent", "--", "sh", "-c", PROBE)
+    assert "rc=2" in no_agent.stdout  # no agent forwarded without SSH_AUTH_SOCK
+
+    # git push over SSH with the forwarded key (PRD 6.1), to a real sshd account that accepts
+    # only the user's key: the workspace has no key of its own, so only the agent can sign
+    setup = (
+        "set -e; sudo useradd --create-home --shell /bin/sh git; sudo usermod -p '*' git; "
+        "sudo tee /etc/ssh/nexus/authorized_keys/git >/dev/null; "
+        "sudo -u git git init -q --bare /home/git/remote.git; "
+        "git init -q /tmp/src; cd /tmp/src; echo pushed > file; git add file; "
+        "git -c user.name=Dev -c user.email=dev@example.com commit -qm 'over the agent'"
+    )
+    ok(
+        nexus_env.run(
+            "workspace", "exec", "agent", "--", "sh", "-c", setup, input=public_key.read_text()
         )
-        agent_env = {"SSH_AUTH_SOCK": str(sock)}
-        subprocess.run(
-            ["ssh-add", str(key)], env={**os.environ, **agent_env}, check=True, capture_output=True
+    )
+    push = (
+        "cd /tmp/src && GIT_SSH_COMMAND='ssh -o BatchMode=yes -o StrictHostKeyChecking=no "
+        "-o UserKnownHostsFile=/dev/null' git push -q git@127.0.0.1:remote.git HEAD:main"
+    )
+    refused = nexus_env.run("workspace", "exec", "agent", "--", "sh", "-c", push)
+    assert refused.returncode != 0  # without the agent the workspace cannot authenticate
+    assert "Permission denied" in refused.stderr, refused.stderr
+    ok(nexus_env.run("workspace", "exec", "agent", "--", "sh", "-c", push, extra_env=agent_env))
+    log = ok(
+        nexus_env.run(
+            "workspace",
+            "exec",
+            "agent",
+            "--",
+            "sudo",
+            "-u",
+            "git",
+            "git",
+            "-C",
+            "/home/git/remote.git",
+            "log",
+            "--format=%s",
+            "main",
         )
-        listed = ok(
-            nexus_env.run("workspace", "exec", "agent", "--", "ssh-add", "-l", extra_env=agent_env)
-        )
-        assert "user@laptop" in listed.stdout
-        via_ssh = user_ssh(nexus_env, "nexus-agent", "ssh-add -l", ssh_env=agent_env)
-        assert "user@laptop" in via_ssh.stdout, via_ssh.stderr
-        no_agent = nexus_env.run(
-            "workspace", "exec", "agent", "--", "sh", "-c", "ssh-add -l; echo rc=$?"
-        )
-        assert "rc=2" in no_agent.stdout  # no agent forwarded without SSH_AUTH_SOCK
-    finally:
-        agent.terminate()
-        agent.wait(10)
+    )
+    assert log.stdout.strip() == "over the agent"
+
+
+def test_agent_is_not_forwarded_unless_asked(nexus_env: NexusEnv, user_agent: UserAgent) -> None:
+    agent_env, _ = user_agent
+    created = json.loads(ok(nexus_env.run("workspace", "create", "plain", "--json")).stdout)
+    assert created["forwardAgent"] is False
+    assert forward_agent_of(nexus_env, "nexus-plain") == "no"
+    listed = json.loads(ok(nexus_env.run("workspace", "list", "--json")).stdout)
+    assert [ws["forwardAgent"] for ws in listed["workspaces"]] == [False]
+    assert "ssh-agent forwarding" not in ok(nexus_env.run("workspace", "info", "plain")).stdout
+
+    # the user's agent is running and SSH_AUTH_SOCK is set: still nothing reaches the workspace
+    via_exec = ok(
+        nexus_env.run("workspace", "exec", "plain", "--", "sh", "-c", PROBE, extra_env=agent_env)
+    )
+    assert "sock=none" in via_exec.stdout and "rc=2" in via_exec.stdout, via_exec.stdout
+    assert "user@laptop" not in via_exec.stdout
+    via_ssh = user_ssh(nexus_env, "nexus-plain", PROBE, ssh_env=agent_env)
+    assert via_ssh.returncode == 0, via_ssh.stderr
+    assert "sock=none" in via_ssh.stdout and "rc=2" in via_ssh.stdout, via_ssh.stdout
+    # `nexus workspace ssh` too (it runs the system ssh with the generated config)
+    via_nexus_ssh = nexus_env.run(
+        "workspace", "ssh", "plain", "--", "sh", "-c", shlex.quote(PROBE), extra_env=agent_env
+    )
+    assert "sock=none" in via_nexus_ssh.stdout and "rc=2" in via_nexus_ssh.stdout, (
+        via_nexus_ssh.stdout + via_nexus_ssh.stderr
+    )
+
+    # the config value is the default of create; the flag overrides it either way
+    ok(nexus_env.run("config", "set", "ssh.forward_agent", "true"))
+    on = json.loads(ok(nexus_env.run("workspace", "create", "by-config", "--json")).stdout)
+    assert on["forwardAgent"] is True
+    assert forward_agent_of(nexus_env, "nexus-by-config") == "yes"
+    assert forward_agent_of(nexus_env, "nexus-plain") == "no"  # earlier choices are kept
 
 
 def test_ten_processes_leave_a_config_that_matches_the_store(nexus_env: NexusEnv) -> None:

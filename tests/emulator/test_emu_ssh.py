@@ -8,6 +8,7 @@ import shlex
 import shutil
 import subprocess
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import asyncssh
@@ -63,16 +64,38 @@ def test_system_ssh_runs_command_with_exit_code(
     assert "oops" in result.stderr
 
 
+@pytest.fixture
+def gateway_mode(emulator: EmulatorThread) -> Iterator[Callable[[str], None]]:
+    def use(mode: str) -> None:
+        emulator.emulator.config.ssh_invalid_token = mode
+
+    yield use
+    use("close")
+
+
 @pytest.mark.skipif(shutil.which("ssh") is None, reason="no ssh client")
+@pytest.mark.parametrize(
+    ("mode", "message"),
+    [
+        # the real gateway: any user name logs in, then a bad token gets the connection closed
+        ("close", "closed by remote host"),
+        ("refuse", "Permission denied"),
+    ],
+)
 def test_expired_revoked_and_replaced_tokens_are_refused(
-    shared_sandbox: Sandbox, emulator: EmulatorThread
+    shared_sandbox: Sandbox,
+    emulator: EmulatorThread,
+    gateway_mode: Callable[[str], None],
+    mode: str,
+    message: str,
 ) -> None:
+    gateway_mode(mode)
     first = shared_sandbox.create_ssh_access(expires_in_minutes=10)
     assert shared_sandbox.validate_ssh_access(first.token).valid
     emulator.expire_ssh_tokens(shared_sandbox.id)
     refused = _ssh(first.ssh_command, "true")
     assert refused.returncode == 255
-    assert "Permission denied" in refused.stderr
+    assert message in refused.stderr
     assert not shared_sandbox.validate_ssh_access(first.token).valid
 
     second = shared_sandbox.create_ssh_access(expires_in_minutes=10)
@@ -92,6 +115,32 @@ def test_unknown_token_is_refused_and_stopped_sandbox_unreachable(
     access = sandbox.create_ssh_access(expires_in_minutes=10)
     sandbox.stop(timeout=60)
     assert _ssh(access.ssh_command, "true").returncode == 255
+
+
+async def test_bad_token_logs_in_then_the_connection_closes(
+    shared_sandbox: Sandbox, emulator: EmulatorThread
+) -> None:
+    """Like apps/ssh-gateway/main.go: NoClientAuth, then the token is validated and the TCP
+    connection closed; the client never gets a session."""
+    bogus = f"ssh -p {emulator.ssh_port} {'y' * 32}@127.0.0.1"
+    logged_in = asyncio.Event()
+
+    class Client(asyncssh.SSHClient):
+        def auth_completed(self) -> None:
+            logged_in.set()
+
+    host, port, token = _split(bogus)
+    conn, _ = await asyncssh.create_connection(
+        Client, host, port, username=token, known_hosts=None, client_keys=None,
+        agent_path=None, config=None, password=None,
+    )  # fmt: skip
+    try:
+        assert logged_in.is_set()
+        with pytest.raises((asyncssh.ChannelOpenError, asyncssh.ConnectionLost)):
+            await conn.run("true")
+        await asyncio.wait_for(conn.wait_closed(), 30)
+    finally:
+        conn.close()
 
 
 async def test_exec_pty_signal_sftp_and_port_forward(

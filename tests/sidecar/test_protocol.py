@@ -102,6 +102,24 @@ async def test_failed_create_ends_its_progress(client: SidecarClient) -> None:
     assert "INVALID_NAME" in client.progress_reports["bad"][-1].message
 
 
+async def test_create_can_allow_alias_shadowing(
+    client: SidecarClient, nexus_home: NexusHome
+) -> None:
+    """A name whose alias the user's ssh config defines is refused, unless the request allows
+    the shadowing (then create goes on: here to the next check, a cpu out of range)."""
+    ssh_dir = nexus_home.home / ".ssh"
+    ssh_dir.mkdir(mode=0o700, exist_ok=True)
+    (ssh_dir / "config").write_text("Host nexus-taken\n  HostName taken.example\n")
+    params: dict[str, object] = {"name": "taken", "backend": "docker", "cpu": -1}
+    refused = await _error(client, "nexus/workspace/create", params)
+    assert refused.data["code"] == "SSH_ALIAS_TAKEN"
+    assert f"{ssh_dir / 'config'}:1" in refused.data["message"]
+    allowed = await _error(
+        client, "nexus/workspace/create", {**params, "allowAliasShadowing": True}
+    )
+    assert allowed.data["code"] == "INVALID_ARGUMENT" and "cpu" in allowed.data["message"].lower()
+
+
 async def test_capabilities(client: SidecarClient) -> None:
     caps = await client.request("nexus/backend/capabilities", {"backend": "docker"})
     assert caps["supportsSsh"] is True

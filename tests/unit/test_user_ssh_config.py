@@ -42,18 +42,23 @@ FRAGMENTS = st.sampled_from(
         "Host gamma delta\n  HostName gamma.example\n  IdentityFile ~/.ssh/id_gamma\n",
         "Match host beta\n  User bob\n",
         "Host nexus-*\n  User intruder\n",
+        "# Jos\xe9 (Latin-1, not UTF-8)\n",
+        "Host alpha-\xe9t\xe9\n  HostName x.example\n",
+        "# \x0c form feed, \x1c and \u2028 are not line ends to OpenSSH\n",
     ]
 )
 
 
 @st.composite
-def user_configs(draw: st.DrawFn) -> str:
+def user_configs(draw: st.DrawFn) -> bytes:
     text = "".join(draw(st.lists(FRAGMENTS, max_size=8)))
     if draw(st.booleans()):
         text = text.replace("\n", "\r\n")
     if text and draw(st.booleans()):
         text = text.rstrip("\r\n")  # no final newline
-    return text
+    # Latin-1 where it fits (the byte 0xE9 alone is not UTF-8), UTF-8 for the rest
+    latin1 = draw(st.booleans()) and all(ord(c) < 256 for c in text)
+    return text.encode("latin-1") if latin1 else text.encode("utf-8")
 
 
 def ssh_g(config: Path, host: str) -> dict[str, str]:
@@ -93,7 +98,7 @@ def make_store_workspace(name: str, port: int) -> Workspace:
 def test_user_bytes_kept_and_ssh_resolves(
     tmp_path_factory: pytest.TempPathFactory,
     monkeypatch: pytest.MonkeyPatch,
-    original: str,
+    original: bytes,
     ops: list[tuple[str, str]],
 ) -> None:
     home = tmp_path_factory.mktemp("home")
@@ -101,7 +106,7 @@ def test_user_bytes_kept_and_ssh_resolves(
     ssh_dir = home / ".ssh"
     ssh_dir.mkdir()
     user_config = ssh_dir / "config"
-    user_config.write_bytes(original.encode())
+    user_config.write_bytes(original)
     before = {host: ssh_g(user_config, host) for host in USER_HOSTS}
 
     context = NexusContext(NexusPaths(home / ".nexus"), env={})
@@ -115,10 +120,10 @@ def test_user_bytes_kept_and_ssh_resolves(
             del live[name]
             context.store.remove(name)
         files.refresh()
-    text = user_config.read_bytes().decode()
+    data = user_config.read_bytes()
     # exactly one block, the user's bytes around it unchanged
-    assert text.count(BEGIN_MARKER) == 1 and text.count(END_MARKER) == 1
-    assert without_block(text, user_config).encode() == original.encode()
+    assert data.count(BEGIN_MARKER.encode()) == 1 and data.count(END_MARKER.encode()) == 1
+    assert without_block(data, user_config) == original
     # the user's hosts resolve exactly as before
     for host in USER_HOSTS:
         assert ssh_g(user_config, host) == before[host]
@@ -136,24 +141,27 @@ def test_user_bytes_kept_and_ssh_resolves(
             assert f"Host nexus-{name}\n" not in generated
     # uninstall gives back the original, byte for byte
     UserSshConfig(user_config, context.paths.ssh_config).uninstall()
-    assert user_config.read_bytes() == original.encode()
+    assert user_config.read_bytes() == original
     context.close()
 
 
 def test_block_goes_after_leading_includes_before_anything_else(tmp_path: Path) -> None:
-    text = "# header\nInclude ~/.orbstack/ssh/config\n\nUser bob\nHost a\n  HostName a\n"
+    text = b"# header\nInclude ~/.orbstack/ssh/config\n\nUser bob\nHost a\n  HostName a\n"
     out = with_block(text, Path("/n/ssh/config"), tmp_path)
     lines = out.splitlines()
-    assert lines[:2] == ["# header", "Include ~/.orbstack/ssh/config"]
-    assert lines[2] == BEGIN_MARKER
-    assert lines[3] == 'Include "/n/ssh/config"'
-    assert lines[5:] == ["", "User bob", "Host a", "  HostName a"]
+    assert lines[:2] == [b"# header", b"Include ~/.orbstack/ssh/config"]
+    assert lines[2] == BEGIN_MARKER.encode()
+    assert lines[3] == b'Include "/n/ssh/config"'
+    assert lines[5:] == [b"", b"User bob", b"Host a", b"  HostName a"]
     assert with_block(out, Path("/n/ssh/config"), tmp_path) == out  # inserted once
 
 
 def test_crlf_files_get_a_crlf_block(tmp_path: Path) -> None:
-    out = with_block("Host a\r\n  HostName a", Path("/n/c"), tmp_path)
-    assert out == f'{BEGIN_MARKER}\r\nInclude "/n/c"\r\n{END_MARKER}\r\nHost a\r\n  HostName a'
+    out = with_block(b"Host a\r\n  HostName a", Path("/n/c"), tmp_path)
+    assert (
+        out
+        == f'{BEGIN_MARKER}\r\nInclude "/n/c"\r\n{END_MARKER}\r\nHost a\r\n  HostName a'.encode()
+    )
 
 
 @pytest.mark.parametrize(
@@ -206,3 +214,96 @@ def test_read_only_config_is_left_alone_with_a_hint(tmp_path: Path) -> None:
     assert result.hint is not None
     assert f'Include "{tmp_path / "nexus"}"' in result.hint
     assert "remote.SSH.configFile" in result.hint and "ssh -F" in result.hint
+
+
+BYTE_LINES = st.one_of(
+    st.binary(max_size=40),
+    st.sampled_from(
+        [b"Include /etc/ssh/ssh_config.d/*.conf", b"# Jos\xe9", b"Host *", b"  Port 2200", b""]
+    ),
+).map(lambda line: line.replace(b"\n", b" "))
+
+
+@st.composite
+def arbitrary_configs(draw: st.DrawFn) -> bytes:
+    """Any bytes at all, as lines ended by LF, CRLF, a lone CR or nothing at the very end."""
+    lines = draw(st.lists(BYTE_LINES, max_size=10))
+    ends = draw(st.lists(st.sampled_from([b"\n", b"\r\n", b"\r\n", b"\n"]), min_size=len(lines)))
+    data = b"".join(line + end for line, end in zip(lines, ends, strict=False))
+    if draw(st.booleans()):
+        data += draw(st.binary(max_size=20)).replace(b"\n", b"")  # no final newline
+    return data
+
+
+@settings(max_examples=300, deadline=None)
+@given(original=arbitrary_configs())
+def test_any_bytes_round_trip_through_the_block(original: bytes) -> None:
+    nexus_config = Path("/home/me/.nexus/ssh/config")
+    path = Path("/home/me/.ssh/config")
+    with_it = with_block(original, nexus_config, path)
+    assert with_it.count(BEGIN_MARKER.encode()) == 1
+    assert with_block(with_it, nexus_config, path) == with_it  # once, and only once
+    assert without_block(with_it, path) == original  # every byte of the user's kept
+    # a moved Nexus home updates the block in place, still keeping every other byte
+    moved = with_block(with_it, Path("/elsewhere/ssh/config"), path)
+    assert without_block(moved, path) == original
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(original=arbitrary_configs())
+def test_any_bytes_install_and_uninstall_byte_exactly(
+    tmp_path_factory: pytest.TempPathFactory, original: bytes
+) -> None:
+    folder = tmp_path_factory.mktemp("any")
+    config = folder / ".ssh" / "config"
+    config.parent.mkdir()
+    config.write_bytes(original)
+    user = UserSshConfig(config, folder / "nexus" / "config", lock=folder / "nexus" / "u.lock")
+    assert user.install().status is InstallStatus.INSTALLED
+    assert user.is_installed()
+    assert user.diff() == ""
+    assert user.install().status is InstallStatus.UNCHANGED
+    assert user.uninstall() is True
+    assert config.read_bytes() == original
+    assert sorted(p.name for p in config.parent.iterdir()) == ["config"]  # no lock, no temp file
+
+
+def test_latin1_crlf_no_final_newline_round_trips(tmp_path: Path) -> None:
+    original = b"# Jos\xe9's hosts\r\nHost caf\xe9\r\n  HostName cafe.example\r\n  User jos\xe9"
+    config = tmp_path / "config"
+    config.write_bytes(original)
+    user = UserSshConfig(config, tmp_path / "nexus" / "config", lock=tmp_path / "u.lock")
+    preview = user.diff()  # printable, whatever the encoding
+    assert "+Include" in preview and "Jos\\xe9" in preview
+    assert user.install().status is InstallStatus.INSTALLED
+    data = config.read_bytes()
+    assert data.startswith(BEGIN_MARKER.encode() + b"\r\n")  # the file's own line ends
+    assert data.endswith(original)
+    diff = user.diff()
+    assert diff == ""
+    assert user.uninstall() is True
+    assert config.read_bytes() == original
+
+
+def test_the_lock_older_versions_left_in_ssh_dir_is_removed(tmp_path: Path) -> None:
+    """Older versions locked with ~/.ssh/.nexus-config.lock: install (every refresh calls it, even
+    when the block is already there) and uninstall remove it; nothing else in ~/.ssh is touched."""
+    ssh_dir = tmp_path / ".ssh"
+    ssh_dir.mkdir()
+    config = ssh_dir / "config"
+    config.write_bytes(b"Host work\n  HostName work.example\n")
+    (ssh_dir / "known_hosts").write_text("")
+    legacy = ssh_dir / ".nexus-config.lock"
+    user = UserSshConfig(config, tmp_path / "nexus" / "config", lock=tmp_path / "u.lock")
+
+    legacy.write_text("")
+    assert user.install().status is InstallStatus.INSTALLED
+    assert not legacy.exists()
+    legacy.write_text("")
+    assert user.install().status is InstallStatus.UNCHANGED
+    assert not legacy.exists()
+    legacy.write_text("")
+    assert user.uninstall() is True
+    assert sorted(p.name for p in ssh_dir.iterdir()) == ["config", "known_hosts"]

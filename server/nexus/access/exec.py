@@ -46,11 +46,61 @@ def _client_keys(conn: SSHConnection) -> list[Any] | None:
 
 
 def _known_hosts(conn: SSHConnection) -> Any:
+    """The one host key to accept; never None (asyncssh would then accept any key)."""
     import asyncssh
 
-    if conn.host_key is None:
-        return None
-    return ([asyncssh.import_public_key(conn.host_key)], [], [])
+    if not conn.host_key:
+        raise NexusError(
+            ErrorCode.HOST_KEY_UNKNOWN,
+            f"Nexus has no pinned host key for {conn.host}:{conn.port}, "
+            "so it cannot tell the workspace from anything else on that port",
+            "Delete the workspace and create it again (its host key is pinned at create).",
+        )
+    try:
+        key = asyncssh.import_public_key(conn.host_key)
+    except (asyncssh.KeyImportError, ValueError) as exc:
+        raise NexusError(
+            ErrorCode.HOST_KEY_UNKNOWN,
+            f"the host key Nexus pinned for {conn.host}:{conn.port} is unreadable: {exc}",
+            "Delete the workspace and create it again (its host key is pinned at create).",
+        ) from None
+    return ([key], [], [])
+
+
+def _closed_after_login(conn: SSHConnection) -> NexusError:
+    """What a token gateway does with an invalid, expired or revoked token: it accepts the login
+    (any user name) and closes the connection right after, with no "permission denied"
+    (Daytona's apps/ssh-gateway). Reported like a refusal, so callers check the token, renew it
+    and retry once."""
+    return NexusError(
+        ErrorCode.SSH_AUTH_REJECTED,
+        f"{conn.host}:{conn.port} closed the connection right after login: the access token "
+        "was not accepted (revoked or expired), or the sandbox is not running",
+        "Check that the workspace is running; Nexus renews the token and retries once by "
+        "itself, so recreate the workspace if this persists.",
+    )
+
+
+class _ClientWatch:
+    """Knows, for one connection attempt, whether login completed and whether it was lost since."""
+
+    def __init__(self) -> None:
+        self.logged_in = False
+        self.lost = False
+
+    def factory(self) -> Any:
+        import asyncssh
+
+        watch = self
+
+        class _Client(asyncssh.SSHClient):
+            def auth_completed(self) -> None:
+                watch.logged_in = True
+
+            def connection_lost(self, exc: Exception | None) -> None:
+                watch.lost = True
+
+        return _Client()
 
 
 def _connection_failed(conn: SSHConnection, reason: str) -> NexusError:
@@ -62,24 +112,35 @@ def _connection_failed(conn: SSHConnection, reason: str) -> NexusError:
 
 
 async def connect(
-    conn: SSHConnection, *, timeout: float = 60.0, forward_agent: bool = True
+    conn: SSHConnection,
+    *,
+    timeout: float = 60.0,
+    forward_agent: bool = False,
+    watch: _ClientWatch | None = None,
 ) -> asyncssh.SSHClientConnection:
-    """Connect, retrying refused/dropped connections until ``timeout`` (sshd may still be starting)."""
+    """Connect, retrying refused/dropped connections until ``timeout`` (sshd may still be starting).
+
+    A token gateway that drops the connection after a completed login is not retried here: that
+    is how it refuses a token (SSH_AUTH_REJECTED)."""
     import asyncssh
 
     agent_path = os.environ.get("SSH_AUTH_SOCK") if forward_agent else None
+    known_hosts = _known_hosts(conn)  # before any connection: no pinned key, no connection
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     delay = 0.1
     last_error = "timed out"
     while True:
+        attempt = watch if watch is not None else _ClientWatch()
+        attempt.logged_in = attempt.lost = False
         try:
             return await asyncssh.connect(
                 conn.host,
                 conn.port,
+                client_factory=attempt.factory,
                 username=conn.username,
                 client_keys=_client_keys(conn),
-                known_hosts=_known_hosts(conn),
+                known_hosts=known_hosts,
                 agent_path=agent_path if agent_path else None,
                 agent_forwarding=bool(agent_path),
                 keepalive_interval=KEEPALIVE_SECONDS,
@@ -87,6 +148,8 @@ async def connect(
                 connect_timeout=min(ATTEMPT_TIMEOUT, max(1.0, deadline - loop.time())),
                 password=None,
                 kbdint_auth=False,
+                # never the user's ~/.ssh/config (any encoding, any Host *): only what Nexus knows
+                config=[],
                 # key_auth=False (a token gateway): no keys offered, the server accepts "none"
                 **({"preferred_auth": ("publickey",)} if conn.key_auth else {}),
             )
@@ -104,6 +167,8 @@ async def connect(
                 "The key or token was not accepted; recreate the workspace if this persists.",
             ) from exc
         except (TimeoutError, OSError, asyncssh.Error) as exc:
+            if attempt.logged_in and not conn.key_auth:
+                raise _closed_after_login(conn) from exc
             last_error = str(exc) or type(exc).__name__
         if loop.time() + delay >= deadline:
             raise _connection_failed(conn, last_error)
@@ -151,7 +216,7 @@ async def run(
     stdin: asyncio.StreamReader | None = None,
     workdir: str | None = None,
     env: dict[str, str] | None = None,
-    forward_agent: bool = True,
+    forward_agent: bool = False,
     connect_timeout: float = 60.0,
 ) -> int:
     """Run ``argv`` in the workspace, streaming output to the sinks; returns the exit code."""
@@ -161,10 +226,11 @@ async def run(
         raise NexusError(
             ErrorCode.INVALID_ARGUMENT, "no command given", "Pass a command after `--`."
         )
-    client = await connect(conn, timeout=connect_timeout, forward_agent=forward_agent)
+    watch = _ClientWatch()
+    client = await connect(conn, timeout=connect_timeout, forward_agent=forward_agent, watch=watch)
     try:
-        process = await client.create_process(
-            build_remote_command(argv, workdir), encoding=None, env=env or {}
+        process = await _open_session(
+            client, conn, watch, build_remote_command(argv, workdir), env=env or {}
         )
         tasks = [
             asyncio.create_task(_pump(process.stdout, stdout)),
@@ -187,12 +253,38 @@ async def run(
         client.close()
 
 
+async def _open_session(
+    client: asyncssh.SSHClientConnection,
+    conn: SSHConnection,
+    watch: _ClientWatch,
+    command: str | None,
+    **kwargs: Any,
+) -> Any:
+    """Open the session channel; a token gateway closing the connection instead (the real
+    Daytona gateway checks the token after login) is a refused token, not a network failure."""
+    import asyncssh
+
+    try:
+        return await client.create_process(command, encoding=None, **kwargs)
+    except asyncssh.Error as exc:
+        if not conn.key_auth:
+            await asyncio.sleep(0)  # let connection_lost run if the close caused this
+            if watch.lost or client.is_closed():
+                raise _closed_after_login(conn) from exc
+        raise
+
+
 async def fetch_host_key(host: str, port: int, timeout: float = 30.0) -> str:
     """The server's host key (``ssh-ed25519 AAAA...``), to pin on first contact with a gateway."""
     import asyncssh
 
     try:
-        key = await asyncio.wait_for(asyncssh.get_server_host_key(host, port), timeout)
+        key = await asyncio.wait_for(
+            # never the user's ~/.ssh/config: its bytes may not be UTF-8, and a Host * or
+            # ProxyCommand there must not choose the server whose key gets pinned
+            asyncssh.get_server_host_key(host, port, config=[]),
+            timeout,
+        )
     except (TimeoutError, OSError, asyncssh.Error) as exc:
         raise NexusError(
             ErrorCode.SSH_CONNECTION_FAILED,
@@ -210,10 +302,17 @@ async def fetch_host_key(host: str, port: int, timeout: float = 30.0) -> str:
 
 async def wait_ready(conn: SSHConnection, timeout: float) -> None:
     """Block until sshd accepts our key and runs a command."""
-    client = await connect(conn, timeout=timeout, forward_agent=False)
+    import asyncssh
+
+    watch = _ClientWatch()
+    client = await connect(conn, timeout=timeout, forward_agent=False, watch=watch)
     try:
-        result = await client.run("true", check=False)
-        if result.exit_status != 0:
-            raise _connection_failed(conn, f"probe command exited {result.exit_status}")
+        process = await _open_session(client, conn, watch, "true")
+        process.stdin.write_eof()
+        await process.wait_closed()
+        if process.exit_status != 0:
+            raise _connection_failed(conn, f"probe command exited {process.exit_status}")
+    except asyncssh.Error as exc:
+        raise _connection_failed(conn, str(exc) or type(exc).__name__) from exc
     finally:
         client.close()

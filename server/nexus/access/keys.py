@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,6 +10,8 @@ from pathlib import Path
 from ..fsutil import atomic_write
 from ..locking import file_lock
 from ..paths import NexusPaths, ensure_dir
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,26 @@ def ensure_client_key(paths: NexusPaths) -> tuple[Path, str]:
     return key_path, pub_path.read_text().strip()
 
 
+def public_key_of(private_openssh: str) -> str:
+    """The ``ssh-ed25519 AAAA...`` public half of an OpenSSH private key."""
+    import asyncssh  # lazy: heavy import
+
+    key = asyncssh.import_private_key(private_openssh)
+    return str(key.export_public_key("openssh").decode().strip())
+
+
 def public_key_body(public_openssh: str) -> str:
     """``ssh-ed25519 AAAA...`` without the comment, as known_hosts wants it."""
     parts = public_openssh.split()
     return " ".join(parts[:2])
+
+
+def kept_host_public_key(paths: NexusPaths, name: str) -> str | None:
+    """The public half of the host key Nexus generated for workspace ``name`` (kept as
+    ``ssh/host_keys/<name>_ed25519``); None when that file is missing, unreadable or no key."""
+    key_file = paths.host_keys_dir / f"{name}_ed25519"
+    try:
+        return public_key_of(key_file.read_text())
+    except Exception as exc:  # OSError, or asyncssh.KeyImportError for a damaged file
+        log.debug("cannot read the host key %s: %s", key_file, exc)
+        return None

@@ -6,6 +6,7 @@ workspace can never leave a stanza behind.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -19,6 +20,16 @@ HEADER = (
 )
 
 
+# A plain `ssh` to a workspace gives up after this many seconds when nothing answers (TCP connect
+# and the SSH banner); config ssh.connect_timeout is lower-bounded by 1 and capped here: it also
+# bounds Nexus's wait for a new workspace's sshd, which may well take longer than a person waits.
+MAX_CONNECT_TIMEOUT = 30
+
+
+def stanza_connect_timeout(configured: float) -> int:
+    return max(1, min(math.ceil(configured), MAX_CONNECT_TIMEOUT))
+
+
 def _quote(value: str | Path) -> str:
     text = str(value)
     return f'"{text}"' if any(c in text for c in ' "\t#') else text
@@ -29,11 +40,11 @@ def render_stanza(
     *,
     identity_file: Path,
     known_hosts: Path,
-    forward_agent: bool,
     server_alive_interval: int,
     server_alive_count_max: int,
     token_file: Path | None = None,
     renew_command: str | None = None,
+    connect_timeout: int = MAX_CONNECT_TIMEOUT,
 ) -> str:
     lines = []
     if token_file is not None and renew_command:
@@ -55,9 +66,11 @@ def render_stanza(
         f"  HostKeyAlias {ws.ssh_alias}",
         f"  UserKnownHostsFile {_quote(known_hosts)}",
         "  StrictHostKeyChecking yes",
-        f"  ForwardAgent {'yes' if forward_agent else 'no'}",
+        # per workspace, chosen at create: off unless asked (the workspace could use your keys)
+        f"  ForwardAgent {'yes' if ws.forward_agent else 'no'}",
         f"  ServerAliveInterval {server_alive_interval}",
         f"  ServerAliveCountMax {server_alive_count_max}",
+        f"  ConnectTimeout {connect_timeout}",
     ]
     return "\n".join(lines) + "\n"
 
@@ -66,21 +79,21 @@ def render_config(
     workspaces: Iterable[Workspace],
     paths: NexusPaths,
     *,
-    forward_agent: bool,
     server_alive_interval: int,
     server_alive_count_max: int,
     nexus_command: str | None = None,
+    connect_timeout: float = MAX_CONNECT_TIMEOUT,
 ) -> str:
     stanzas = [
         render_stanza(
             ws,
             identity_file=paths.client_key,
             known_hosts=paths.known_hosts,
-            forward_agent=forward_agent,
             server_alive_interval=server_alive_interval,
             server_alive_count_max=server_alive_count_max,
             token_file=paths.token_file(ws.name) if uses_token(ws) else None,
             renew_command=f"{nexus_command} ssh-config renew {ws.name}" if nexus_command else None,
+            connect_timeout=stanza_connect_timeout(connect_timeout),
         )
         for ws in workspaces
         if ws.ssh_port is not None and ws.status is not WorkspaceStatus.DELETING

@@ -2,16 +2,18 @@
 
 Guarantees:
 - every byte of the user's own content is preserved (comments, Match/Host blocks, Includes,
-  CRLF line ends, a missing final newline); removing the block gives back the exact original;
+  CRLF line ends, a missing final newline, bytes in any encoding: the file is handled as bytes);
+  removing the block gives back the exact original;
 - the block is inserted once, at the top: after a leading run of ``Include`` lines, before any
   other directive (so no global option of the user's can override a Nexus host's settings);
 - a file with unbalanced or duplicated markers is refused (SSH_CONFIG_CONFLICT), never "fixed";
-- writes are atomic (temp file + rename, mode kept), symlinks are written through, and a
-  read-only file (home-manager, chmod a-w) is left alone and reported instead.
+- writes are atomic (temp file + rename, mode kept), symlinks are written through, the lock
+  lives under NEXUS_HOME (nothing is ever left in ``~/.ssh``), and a read-only file (home-manager, chmod a-w) is left alone and reported instead.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import stat
@@ -22,6 +24,7 @@ from pathlib import Path
 from ..domain.errors import ErrorCode, NexusError
 from ..fsutil import atomic_write
 from ..locking import file_lock
+from ..paths import NexusPaths
 
 BEGIN_MARKER = "# >>> nexus: managed block, edit with `nexus ssh-config` >>>"
 END_MARKER = "# <<< nexus: managed block <<<"
@@ -58,15 +61,31 @@ def manual_hint(nexus_config: Path, user_config: Path) -> str:
     )
 
 
-def _newline_of(text: str) -> str:
-    return "\r\n" if "\r\n" in text else "\n"
+# The file is handled as bytes throughout: OpenSSH does not require any encoding (a Latin-1
+# comment is fine to it), and every byte the user wrote must come back exactly.
+_BEGIN = BEGIN_MARKER.encode()
+_END = END_MARKER.encode()
 
 
-def _keyword(line: str) -> str:
+def split_lines(data: bytes) -> list[bytes]:
+    """Lines as OpenSSH reads them (ended by LF only), each keeping its end; joins back exactly."""
+    lines = data.split(b"\n")
+    out = [line + b"\n" for line in lines[:-1]]
+    if lines[-1]:
+        out.append(lines[-1])
+    return out
+
+
+def _newline_of(data: bytes) -> bytes:
+    return b"\r\n" if b"\r\n" in data else b"\n"
+
+
+def _keyword(line: bytes) -> str:
     stripped = line.strip()
-    if not stripped or stripped.startswith("#"):
+    if not stripped or stripped.startswith(b"#"):
         return ""
-    return stripped.replace("=", " ").split(None, 1)[0].lower()
+    words = stripped.replace(b"=", b" ").split(None, 1)
+    return words[0].decode("latin-1").lower() if words else "="  # a bare "=": not blank
 
 
 def _conflict(path: Path, detail: str) -> NexusError:
@@ -78,11 +97,11 @@ def _conflict(path: Path, detail: str) -> NexusError:
     )
 
 
-def find_block(text: str, path: Path) -> tuple[int, int] | None:
+def find_block(data: bytes, path: Path) -> tuple[int, int] | None:
     """Line indexes (begin, end) of the Nexus block, None if absent; refuses broken markers."""
-    lines = text.splitlines()
-    begins = [i for i, line in enumerate(lines) if line.strip() == BEGIN_MARKER]
-    ends = [i for i, line in enumerate(lines) if line.strip() == END_MARKER]
+    lines = split_lines(data)
+    begins = [i for i, line in enumerate(lines) if line.strip() == _BEGIN]
+    ends = [i for i, line in enumerate(lines) if line.strip() == _END]
     if not begins and not ends:
         return None
     if len(begins) > 1 or len(ends) > 1:
@@ -92,7 +111,7 @@ def find_block(text: str, path: Path) -> tuple[int, int] | None:
     return begins[0], ends[0]
 
 
-def _insert_index(lines: list[str]) -> int:
+def _insert_index(lines: list[bytes]) -> int:
     """After the leading run of Include lines (blanks/comments may sit among them), else the top."""
     after_last_include = 0
     for i, line in enumerate(lines):
@@ -101,38 +120,41 @@ def _insert_index(lines: list[str]) -> int:
             after_last_include = i + 1
         elif keyword:
             break
-    if after_last_include and not lines[after_last_include - 1].endswith(("\n", "\r")):
+    if after_last_include and not lines[after_last_include - 1].endswith(b"\n"):
         return 0  # a final Include without newline: inserting after it would change its bytes
     return after_last_include
 
 
-def render_block(nexus_config: Path, newline: str) -> str:
-    return newline.join([BEGIN_MARKER, include_line(nexus_config), END_MARKER]) + newline
+def render_block(nexus_config: Path, newline: bytes) -> bytes:
+    include = os.fsencode(include_line(nexus_config))
+    return newline.join([_BEGIN, include, _END]) + newline
 
 
-def with_block(text: str, nexus_config: Path, path: Path) -> str:
-    """``text`` with the Nexus block present and current (returns ``text`` itself if it already is)."""
-    newline = _newline_of(text)
-    block = render_block(nexus_config, newline)
-    lines = text.splitlines(keepends=True)
-    found = find_block(text, path)
+def _normalized(block: bytes) -> list[bytes]:
+    return [line.strip() for line in split_lines(block)]
+
+
+def with_block(data: bytes, nexus_config: Path, path: Path) -> bytes:
+    """``data`` with the Nexus block present and current (returns ``data`` itself if it already is)."""
+    block = render_block(nexus_config, _newline_of(data))
+    lines = split_lines(data)
+    found = find_block(data, path)
     if found is not None:
         begin, end = found
-        current = "".join(lines[begin : end + 1])
-        if current.replace("\r\n", "\n").rstrip("\n") == block.replace("\r\n", "\n").rstrip("\n"):
-            return text
-        return "".join(lines[:begin]) + block + "".join(lines[end + 1 :])
+        if _normalized(b"".join(lines[begin : end + 1])) == _normalized(block):
+            return data
+        return b"".join(lines[:begin]) + block + b"".join(lines[end + 1 :])
     at = _insert_index(lines)
-    return "".join(lines[:at]) + block + "".join(lines[at:])
+    return b"".join(lines[:at]) + block + b"".join(lines[at:])
 
 
-def without_block(text: str, path: Path) -> str:
-    found = find_block(text, path)
+def without_block(data: bytes, path: Path) -> bytes:
+    found = find_block(data, path)
     if found is None:
-        return text
+        return data
     begin, end = found
-    lines = text.splitlines(keepends=True)
-    return "".join(lines[:begin]) + "".join(lines[end + 1 :])
+    lines = split_lines(data)
+    return b"".join(lines[:begin]) + b"".join(lines[end + 1 :])
 
 
 def _writable(path: Path) -> bool:
@@ -144,41 +166,60 @@ def _writable(path: Path) -> bool:
     return os.access(target.parent, os.W_OK) if target.parent.exists() else True
 
 
-def _read(path: Path) -> str:
+def read_bytes(path: Path) -> bytes:
+    """The file's exact bytes (empty if it does not exist)."""
     try:
-        # newline="" keeps CRLF as written
-        with open(path, encoding="utf-8", newline="") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return ""
+        return path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        return b""
 
 
-def _lock_path(path: Path) -> Path:
-    return path.parent / ".nexus-config.lock"
+def _for_display(data: bytes) -> str:
+    return data.decode("utf-8", errors="backslashreplace")
+
+
+# where versions before the lock moved to NEXUS_HOME/locks kept it: beside the user's config
+LEGACY_LOCK_NAME = ".nexus-config.lock"
 
 
 class UserSshConfig:
-    """Install, check and remove the Nexus block in one user ssh config file."""
+    """Install, check and remove the Nexus block in one user ssh config file.
 
-    def __init__(self, path: Path, nexus_config: Path) -> None:
+    ``lock`` is the file serializing edits between processes; it lives with Nexus's own files
+    (``NEXUS_HOME/locks``), never next to the user's config.
+    """
+
+    def __init__(self, path: Path, nexus_config: Path, lock: Path | None = None) -> None:
         self.path = path
         self.nexus_config = nexus_config
+        self._lock = lock
+
+    def _lock_path(self) -> Path:
+        return self._lock or NexusPaths().lock("user-ssh-config")
+
+    def _remove_legacy_lock(self) -> None:
+        """Remove the lock file older versions left in ``~/.ssh`` (under the current lock; it is
+        never made again, so this happens once)."""
+        legacy = self.path.parent / LEGACY_LOCK_NAME
+        if legacy.is_file() or legacy.is_symlink():
+            with contextlib.suppress(OSError):
+                legacy.unlink()
 
     def is_installed(self) -> bool:
-        text = _read(self.path)
+        data = read_bytes(self.path)
         try:
-            return with_block(text, self.nexus_config, self.path) == text and bool(text)
+            return bool(data) and with_block(data, self.nexus_config, self.path) == data
         except NexusError:
             return False
 
     def diff(self) -> str:
         """The unified diff ``install`` would make (empty if none)."""
-        text = _read(self.path)
-        new = with_block(text, self.nexus_config, self.path)
+        data = read_bytes(self.path)
+        new = with_block(data, self.nexus_config, self.path)
         return "".join(
             difflib.unified_diff(
-                text.splitlines(keepends=True),
-                new.splitlines(keepends=True),
+                [_for_display(line) for line in split_lines(data)],
+                [_for_display(line) for line in split_lines(new)],
                 fromfile=str(self.path),
                 tofile=f"{self.path} (with the Nexus block)",
             )
@@ -196,10 +237,11 @@ class UserSshConfig:
             return InstallResult(
                 InstallStatus.READ_ONLY, self.path, manual_hint(self.nexus_config, self.path)
             )
-        with file_lock(_lock_path(self.path)):
-            text = _read(self.path)
-            new = with_block(text, self.nexus_config, self.path)
-            if new == text:
+        with file_lock(self._lock_path()):
+            self._remove_legacy_lock()
+            data = read_bytes(self.path)
+            new = with_block(data, self.nexus_config, self.path)
+            if new == data:
                 return InstallResult(InstallStatus.UNCHANGED, self.path)
             try:
                 atomic_write(self.path.resolve(), new, mode=0o600)
@@ -211,12 +253,13 @@ class UserSshConfig:
 
     def uninstall(self) -> bool:
         """Remove our block, nothing else; True if there was one."""
-        if not self.path.exists() or BEGIN_MARKER not in _read(self.path):
+        if _BEGIN not in read_bytes(self.path):
             return False
-        with file_lock(_lock_path(self.path)):
-            text = _read(self.path)
-            new = without_block(text, self.path)
-            if new == text:
+        with file_lock(self._lock_path()):
+            self._remove_legacy_lock()
+            data = read_bytes(self.path)
+            new = without_block(data, self.path)
+            if new == data:
                 return False
             atomic_write(self.path.resolve(), new, mode=0o600)
         return True

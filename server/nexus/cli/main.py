@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from typing import Any
 
 import typer
 
@@ -56,6 +57,47 @@ def _wants_json(argv: list[str]) -> bool:
     return "--json" in argv[: argv.index("--")] if "--" in argv else "--json" in argv
 
 
+def click_errors() -> tuple[Any, Any]:
+    """``ClickException`` and ``UsageError`` of the Click that typer runs on: the ``click``
+    package, or the copy that recent typer releases carry inside. Found through typer's public
+    ``BadParameter`` (a ``UsageError``), so neither a private module name nor a separately
+    installed ``click`` of another version is relied on."""
+    import importlib
+
+    module = importlib.import_module(typer.BadParameter.__module__)
+    return module.ClickException, module.UsageError
+
+
+def _run_json(args: list[str]) -> None:
+    """Run with ``--json``: a usage error (bad flag, missing argument) is the same JSON error
+    object as any other failure, on stdout, with the usage exit code."""
+    ClickException, UsageError = click_errors()
+
+    try:
+        result = app(args=args, prog_name="nexus", standalone_mode=False)
+    except UsageError as error:
+        render_error(
+            NexusError(
+                ErrorCode.INVALID_ARGUMENT,
+                error.format_message(),
+                f"Run `{_command_path(error)} --help` for the usage.",
+            ),
+            True,
+        )
+        sys.exit(int(ExitCode.USAGE))
+    except ClickException as error:
+        render_error(NexusError(ErrorCode.INVALID_ARGUMENT, error.format_message()), True)
+        sys.exit(error.exit_code)
+    except typer.Abort:
+        raise KeyboardInterrupt from None
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+def _command_path(error: Exception) -> str:
+    ctx = getattr(error, "ctx", None)
+    return ctx.command_path if ctx is not None else "nexus"
+
+
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     level = logging.DEBUG if os.environ.get("NEXUS_DEBUG") else logging.WARNING
@@ -67,6 +109,8 @@ def main(argv: list[str] | None = None) -> None:
     redact.register_secret(os.environ.get("DAYTONA_API_KEY"))
     as_json = _wants_json(args)
     try:
+        if as_json:
+            _run_json(args)
         app(args=args, prog_name="nexus")  # exits by itself on success and on usage errors
     except NexusError as error:
         render_error(error, as_json)

@@ -13,8 +13,11 @@ from rich.status import Status
 
 from ..domain.errors import NexusError
 
-stdout_console = Console(highlight=False, soft_wrap=True)
-stderr_console = Console(stderr=True, highlight=False, soft_wrap=True)
+# emoji=False: text such as ":smile:" in a path or message is printed as is, never as an emoji.
+# Markup stays on for Nexus's own styling; anything user-provided is escaped or printed with
+# markup=False.
+stdout_console = Console(highlight=False, soft_wrap=True, emoji=False)
+stderr_console = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
 def print_json(data: Any) -> None:

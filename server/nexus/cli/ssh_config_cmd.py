@@ -50,16 +50,37 @@ def install(
             )
         return
     files.ctx.config_manager.set("ssh.manage_user_config", "true")
-    files.refresh()
-    result = user.install()  # here a broken ~/.ssh/config is an error, not a note
+    # one install, its status reported as it happened; a broken ~/.ssh/config is an error here
+    result = files.refresh(strict=True, check=True)
+    if result is None:  # an environment override keeps it unmanaged: still do what was asked
+        result = user.install()
+    overrides = files.last_overrides
     if as_json:
-        print_json({"path": str(user.path), "status": result.status.value, "hint": result.hint})
+        print_json(
+            {
+                "path": str(user.path),
+                "status": result.status.value,
+                "hint": result.hint,
+                "overrides": [
+                    {
+                        "alias": o.alias,
+                        "setting": o.setting,
+                        "expected": o.expected,
+                        "effective": o.effective,
+                        "source": o.source,
+                    }
+                    for o in overrides
+                ],
+            }
+        )
         return
     stdout_console.print(f"{user.path}: {result.status.value}", markup=False)
     if result.hint:
         stderr_console.print(
             f"[yellow]note:[/] {escape(result.hint)}", markup=True, highlight=False
         )
+    for override in overrides:
+        stderr_console.print(f"[yellow]warning:[/] {escape(override.message())}", highlight=False)
 
 
 @ssh_config_app.command("uninstall")
@@ -75,7 +96,8 @@ def uninstall(as_json: bool = JSON_OPTION) -> None:
         stdout_console.print(
             f"Removed the Nexus block from {files.user_config().path}."
             if removed
-            else "There was no Nexus block to remove."
+            else "There was no Nexus block to remove.",
+            markup=False,
         )
         stdout_console.print("Nexus will not add it again until `nexus ssh-config install`.")
 
@@ -83,8 +105,10 @@ def uninstall(as_json: bool = JSON_OPTION) -> None:
 @ssh_config_app.command("renew", hidden=True)
 def renew(name: str = typer.Argument(...)) -> None:
     """Called by ssh itself (a `Match exec` line of the generated config) before it connects:
-    renews the workspace's access token when it is close to expiry. Prints nothing, always
-    succeeds: it must never get in the way of the connection."""
+    renews the workspace's access token when it is close to expiry, or when the API no longer
+    accepts it (revoked by a newer token; checked with a short timeout, a positive answer is
+    trusted for 30 s). Prints nothing, always succeeds: it must never get in the way of the
+    connection."""
     import asyncio
     import contextlib
     import logging
@@ -100,7 +124,7 @@ def renew(name: str = typer.Argument(...)) -> None:
             service = WorkspaceService(context)
             workspace = service.get(name)
             if uses_token(workspace):
-                await service.connection(workspace)
+                await service.connection(workspace, renew=True)
         finally:
             context.close()
 

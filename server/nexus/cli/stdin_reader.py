@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import stat
 import sys
@@ -27,10 +28,11 @@ def stdin_stream() -> asyncio.StreamReader:
         try:
             while chunk := os.read(fd, 65536):
                 loop.call_soon_threadsafe(reader.feed_data, chunk)
-        except OSError:
+        except (OSError, RuntimeError):  # RuntimeError: the command already ended (loop closed)
             pass
         finally:
-            loop.call_soon_threadsafe(reader.feed_eof)
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(reader.feed_eof)
 
     threading.Thread(target=pump, name="nexus-stdin", daemon=True).start()
     return reader

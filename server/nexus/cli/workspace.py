@@ -21,7 +21,13 @@ from ..access.user_ssh_config import InstallResult, InstallStatus
 from ..domain.errors import ErrorCode, ExitCode, NexusError
 from ..domain.models import BackendType, OpenTarget, Workspace, WorkspaceStatus
 from ..service.context import NexusContext
-from ..service.workspaces import CreateOptions, WorkspaceInfo, WorkspaceService
+from ..service.workspaces import (
+    CreateOptions,
+    DeleteResult,
+    WorkspaceInfo,
+    WorkspaceService,
+    create_interrupted,
+)
 from .output import CliProgress, print_json, stderr_console, stdout_console
 from .stdin_reader import stdin_is_data, stdin_stream
 
@@ -33,6 +39,7 @@ JSON_OPTION = typer.Option(False, "--json", help="Machine-readable output (stabl
 _STATUS_STYLE = {
     WorkspaceStatus.RUNNING: "green",
     WorkspaceStatus.STOPPED: "yellow",
+    WorkspaceStatus.PAUSED: "yellow",
     WorkspaceStatus.MISSING: "red",
     WorkspaceStatus.ERROR: "red",
     WorkspaceStatus.UNKNOWN: "dim",
@@ -83,6 +90,15 @@ def _parse_labels(
     return labels
 
 
+def _status_text(ws: Workspace) -> str:
+    """The status, styled (markup), with the reason when the create never finished."""
+    text = ws.status.value
+    if ws.status is WorkspaceStatus.ERROR and create_interrupted(ws):
+        text += " (create interrupted)"
+    style = _STATUS_STYLE.get(ws.status, "")
+    return f"[{style}]{text}[/]" if style else text
+
+
 def _endpoint(ws: Workspace) -> str:
     if not ws.ssh_port:
         return "-"
@@ -93,11 +109,10 @@ def _endpoint(ws: Workspace) -> str:
 def _print_workspace(ws: Workspace, title: str | None = None) -> None:
     if title:
         stdout_console.print(title)
-    style = _STATUS_STYLE.get(ws.status, "")
     rows = [
         ("Name", ws.name),
         ("Backend", ws.backend.value),
-        ("Status", f"[{style}]{ws.status.value}[/]" if style else ws.status.value),
+        ("Status", _status_text(ws)),
         ("SSH", f"ssh {ws.ssh_alias}  ({escape(_endpoint(ws))})"),
         ("Path", escape(f"{ws.local_path or '-'} → {ws.remote_path}")),
     ]
@@ -113,6 +128,14 @@ def _print_workspace(ws: Workspace, title: str | None = None) -> None:
     )
     for key, value in rows:
         stdout_console.print(f"  [bold]{key:<10}[/] {value}")
+
+
+def _print_agent_warning(ws: Workspace) -> None:
+    if ws.forward_agent:
+        stdout_console.print(
+            "  [yellow]ssh-agent forwarding: on — processes in the workspace can use your keys "
+            "while you are connected[/]"
+        )
 
 
 @workspace_app.command("create")
@@ -143,6 +166,13 @@ def create(
     no_worktree: bool = typer.Option(
         False, "--no-worktree", help="Mount the folder itself, even inside a git repository."
     ),
+    forward_agent: bool | None = typer.Option(
+        None,
+        "--forward-agent/--no-forward-agent",
+        help="Forward your ssh-agent into this workspace (git over SSH with your keys; "
+        "its processes can use them while you are connected). Default: config ssh.forward_agent.",
+        show_default=False,
+    ),
     branch: str | None = typer.Option(
         None, "--branch", help="Branch to clone with --from URL (daytona)."
     ),
@@ -159,6 +189,11 @@ def create(
     env: list[str] = typer.Option(
         [], "--env", help="KEY=VALUE environment variable for the sandbox (daytona, repeatable)."
     ),
+    allow_alias_shadowing: bool = typer.Option(
+        False,
+        "--allow-alias-shadowing",
+        help="Create it even if your ~/.ssh/config already has a Host nexus-NAME.",
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Create a workspace and wait until it answers over SSH.
@@ -168,6 +203,7 @@ def create(
     """
     options = CreateOptions(
         name=name,
+        force_alias=allow_alias_shadowing,
         backend=backend,
         cpu=cpu,
         memory_gb=memory,
@@ -177,6 +213,7 @@ def create(
         labels=_parse_labels(label),
         worktree=False if no_worktree else None,
         base=base,
+        forward_agent=forward_agent,
         region=region,
         auto_stop_minutes=auto_stop,
         ephemeral=ephemeral,
@@ -186,9 +223,12 @@ def create(
         env=_parse_labels(env, what="environment variable", example="--env DEBUG=1"),
     )
 
+    overrides: list[str] = []  # lines of the user's ssh config that override Nexus's settings
+
     async def work(service: WorkspaceService) -> tuple[Workspace, InstallResult | None]:
         with CliProgress(quiet=as_json) as progress:
             created = await service.create(options, progress)
+        overrides.extend(o.message() for o in service.ssh_files.last_overrides)
         return created, service.ssh_files.last_install
 
     ws, install = _run(work)
@@ -196,6 +236,7 @@ def create(
         print_json(ws.public_dict())
     else:
         _print_workspace(ws, f"[green]Workspace [bold]{ws.name}[/] is ready.[/]")
+        _print_agent_warning(ws)
         stdout_console.print(
             f"\n  Run a command: [bold]nexus workspace exec {ws.name} -- <command>[/]"
         )
@@ -204,6 +245,8 @@ def create(
         stderr_console.print(
             f"[yellow]note:[/] {escape(install.hint)}", markup=True, highlight=False
         )
+    for message in overrides:
+        stderr_console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
 
 
 def _lifecycle(action: str, name: str, as_json: bool) -> None:
@@ -240,26 +283,89 @@ def delete(
         False,
         "--force",
         "-f",
-        help="Discard uncommitted worktree changes and unmerged branch commits; remove the record even if the backend cannot clean up.",
+        help="Discard uncommitted worktree changes and unmerged branch commits; cancel an operation another nexus process is running on it.",
     ),
     keep_branch: bool = typer.Option(False, "--keep-branch", help="Keep the nexus/NAME branch."),
+    forget: bool = typer.Option(
+        False,
+        "--forget",
+        help="Drop Nexus's record even if the backend cannot remove the container/sandbox; prints what is left behind.",
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Delete a workspace, its container and its worktree.
 
     A worktree with uncommitted changes is refused (use --force), and a branch with commits
-    that are on no other branch is kept; your source folder itself is never touched.
+    that are on no other branch is kept; your source folder itself is never touched. When the
+    backend cannot remove the container/sandbox, the workspace is kept (fix the backend and
+    retry, or use --forget).
     """
 
-    async def work(service: WorkspaceService) -> Workspace:
+    async def work(service: WorkspaceService) -> DeleteResult:
         with CliProgress(quiet=as_json) as progress:
-            return await service.delete(name, progress, force=force, keep_branch=keep_branch)
+            return await service.delete(
+                name, progress, force=force, keep_branch=keep_branch, forget=forget
+            )
 
-    ws = _run(work)
+    result = _run(work)
+    ws = result.workspace
+    for item in result.left_behind:
+        stderr_console.print(
+            f"[yellow]warning:[/] left behind: {item['backend']} {item['kind']} "
+            f"{escape(item['name'])} ({escape(item['id'])}), which Nexus could not remove "
+            f"({escape(item['reason'])}).\n  Remove it yourself: {escape(item['command'])}",
+            highlight=False,
+        )
     if as_json:
-        print_json({"deleted": ws.name, "backend": ws.backend.value})
+        print_json(result.to_json_dict())
+    elif result.cancelled:
+        stdout_console.print(
+            f"The create of workspace [bold]{ws.name}[/] was cancelled and cleaned up."
+        )
+    elif result.left_behind:
+        stdout_console.print(f"Workspace [bold]{ws.name}[/] forgotten by Nexus.")
     else:
         stdout_console.print(f"Workspace [bold]{ws.name}[/] deleted.")
+
+
+@workspace_app.command("recover")
+def recover(as_json: bool = JSON_OPTION) -> None:
+    """Rebuild lost workspace records from the labels on your containers and sandboxes.
+
+    For a damaged or deleted state store: a damaged state.db is moved aside (kept as
+    state.db.broken-<time>), never deleted.
+    """
+    from ..service.recovery import recover as run_recovery
+
+    report = _run(run_recovery)
+    if as_json:
+        print_json(report.to_json_dict())
+        return
+    if report.moved_aside:
+        stdout_console.print(
+            f"Moved the damaged state store aside: {escape(str(report.moved_aside))}"
+        )
+    for ws in report.recovered:
+        stdout_console.print(
+            f"Recovered [bold]{ws.name}[/] ({ws.backend.value}, {ws.status.value}, "
+            f"{escape(_endpoint(ws))}, {escape(ws.local_path or ws.remote_path)})"
+        )
+    for name in report.already_recorded:
+        stdout_console.print(f"Already recorded: {name}")
+    for item in report.failed:
+        stderr_console.print(
+            f"[yellow]warning:[/] could not recover {escape(item['name'] or item['resource'])} "
+            f"({item['backend']} {escape(item['id'])}): {escape(item['reason'])}",
+            highlight=False,
+        )
+    for item in report.unreachable:
+        stderr_console.print(
+            f"[yellow]warning:[/] {item['backend']} not searched: "
+            f"{item['code']}: {escape(item['message'])}",
+            highlight=False,
+        )
+    if not (report.recovered or report.already_recorded or report.failed):
+        stdout_console.print("Nothing to recover: no container or sandbox of this installation.")
 
 
 @workspace_app.command("list")
@@ -270,7 +376,18 @@ def list_(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List workspaces with their live status."""
-    workspaces = _run(lambda service: service.list(backend_filter))
+
+    async def work(service: WorkspaceService) -> tuple[list[Workspace], tuple[str, ...]]:
+        listed = await service.list(backend_filter)
+        return listed, service.unrecorded
+
+    workspaces, unrecorded = _run(work)
+    if unrecorded:
+        stderr_console.print(
+            f"[yellow]note:[/] {len(unrecorded)} container(s) of this installation have no "
+            f"record ({escape(', '.join(unrecorded))}): run `nexus workspace recover`",
+            highlight=False,
+        )
     if as_json:
         print_json({"workspaces": [ws.public_dict() for ws in workspaces]})
         return
@@ -281,11 +398,10 @@ def list_(
     for column in ("NAME", "BACKEND", "STATUS", "BRANCH", "SSH", "PATH"):
         table.add_column(column)
     for ws in workspaces:
-        style = _STATUS_STYLE.get(ws.status, "")
         table.add_row(
             ws.name,
             ws.backend.value,
-            f"[{style}]{ws.status.value}[/]" if style else ws.status.value,
+            _status_text(ws),
             escape(ws.branch or "-"),
             escape(_endpoint(ws)),
             escape(ws.local_path or "-"),
@@ -315,6 +431,7 @@ def info(name: str = typer.Argument(...), as_json: bool = JSON_OPTION) -> None:
     caps = result.capabilities.to_json_dict()
     enabled = [k.removeprefix("supports") for k, v in caps.items() if v]
     stdout_console.print(f"  [bold]{'Supports':<10}[/] {', '.join(enabled)}")
+    _print_agent_warning(result.workspace)
 
 
 @workspace_app.command(
@@ -393,7 +510,8 @@ def _interactive(name: str, command: list[str] | None) -> None:
             error.exit_override = int(ExitCode.REMOTE_FAILURE)  # type: ignore[attr-defined]
         raise
     remote = f"cd {shlex.quote(ws.remote_path)} 2>/dev/null; exec ${{SHELL:-/bin/bash}} -l"
-    argv = [ssh, "-F", config_file]
+    # the generated stanza says the same; explicit here so it holds whatever the file says
+    argv = [ssh, "-F", config_file, "-o", f"ForwardAgent={'yes' if ws.forward_agent else 'no'}"]
     if command:
         argv += [ws.ssh_alias, "--", *command]
     else:

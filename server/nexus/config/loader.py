@@ -143,7 +143,7 @@ class ConfigManager:
         if not self.path.exists():
             return {"version": "2"}
         try:
-            loaded = yaml.safe_load(self.path.read_text()) or {}
+            loaded = yaml.safe_load(self._read_text()) or {}
         except yaml.YAMLError as exc:
             raise _invalid(f"{self.path} is not valid YAML: {exc}") from exc
         if not isinstance(loaded, dict):
@@ -151,6 +151,26 @@ class ConfigManager:
         if _is_v1(loaded):
             loaded = self._migrate_file(loaded)
         return loaded
+
+    def _read_text(self) -> str:
+        """The file as UTF-8 text; INVALID_CONFIG naming where it is not (the file is left as is)."""
+        try:
+            data = self.path.read_bytes()
+        except OSError as exc:
+            raise _invalid(
+                f"cannot read {self.path}: {exc.strerror or exc}",
+                "Check that the file is readable by you.",
+            ) from None
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+            raise _invalid(
+                f"{self.path} is not UTF-8 text: byte 0x{data[exc.start]:02x} at offset "
+                f"{exc.start} (line {line}, column {column})",
+                "Save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`), or fix that line.",
+            ) from None
 
     def _migrate_file(self, raw: dict[str, Any]) -> dict[str, Any]:
         with file_lock(self.paths.lock("config")):

@@ -43,7 +43,8 @@ class SyncSettings(Section):
 
 
 class SshSettings(Section):
-    forward_agent: bool = True
+    # the default for `workspace create` (off: a workspace's processes could sign with your keys)
+    forward_agent: bool = False
     server_alive_interval: int = Field(default=30, ge=0)
     server_alive_count_max: int = Field(default=4, ge=1)
     manage_user_config: bool = True

@@ -42,6 +42,7 @@ class WorkspaceStatus(StrEnum):
     RUNNING = "running"
     STOPPING = "stopping"
     STOPPED = "stopped"
+    PAUSED = "paused"  # frozen by the engine (`docker pause`): `start` resumes it
     DELETING = "deleting"
     ERROR = "error"
     MISSING = "missing"  # the backend no longer has it (removed behind Nexus's back)
@@ -64,6 +65,14 @@ class Resources(Model):
     disk_gb: float | None = None
 
 
+class BindMount(Model):
+    """A host file or folder bound into a workspace at ``target``; ``read_only`` is enforced there."""
+
+    source: Path
+    target: str
+    read_only: bool = False
+
+
 class CreateRequest(Model):
     name: str
     backend: BackendType = BackendType.DOCKER
@@ -79,11 +88,12 @@ class CreateRequest(Model):
     git_url: str | None = None
     git_branch: str | None = None
     env: dict[str, str] = Field(default_factory=dict)
-    # Extra bind mounts (host path -> same container path), e.g. a worktree's common git dir.
-    extra_mounts: list[Path] = Field(default_factory=list)
-    # ... and ones the workspace may read but not change (a repository's hooks run on the host)
-    readonly_mounts: list[Path] = Field(default_factory=list)
-    # git settings for the workspace user (user.name, user.email), copied from the host.
+    # labels the container / sandbox carries so its record can be rebuilt (`workspace recover`)
+    record_labels: dict[str, str] = Field(default_factory=dict)
+    # Host paths bound into the workspace besides the source folder (a repository's git data,
+    # laid out by nexus.vcs.isolation so nothing the workspace writes runs on the host).
+    mounts: list[BindMount] = Field(default_factory=list)
+    # git settings for the workspace user (user.name, user.email, ...), written to its ~/.gitconfig.
     git_config: dict[str, str] = Field(default_factory=dict)
 
 
@@ -165,6 +175,7 @@ class Workspace(Model):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     owner: str | None = None  # the process running a transition (see nexus.ownership)
+    forward_agent: bool = False  # ssh-agent forwarding into this workspace (chosen at create)
 
     @property
     def ssh_alias(self) -> str:

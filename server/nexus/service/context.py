@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from functools import cached_property
 
 from ..config.loader import ConfigManager
 from ..config.schema import NexusConfig
+from ..domain.errors import NexusError
 from ..paths import NexusPaths
 from ..store import StateStore
 from .backends import BackendRegistry
+
+log = logging.getLogger(__name__)
 
 
 class NexusContext:
@@ -22,7 +26,21 @@ class NexusContext:
 
     @cached_property
     def store(self) -> StateStore:
-        return StateStore(self.paths.state_db)
+        store = StateStore(self.paths.state_db)
+        if store.upgraded_from is not None:
+            self.__dict__["store"] = store  # what the refresh below reads
+            self._rewrite_ssh_files()
+        return store
+
+    def _rewrite_ssh_files(self) -> None:
+        """A store just upgraded from an older Nexus: rewrite the ssh config from its rows now
+        (per-workspace settings such as ForwardAgent changed), not at the next change."""
+        from .ssh_files import SshFiles
+
+        try:
+            SshFiles(self).refresh()
+        except NexusError as exc:  # the next change writes them; the command itself goes on
+            log.warning("cannot rewrite the ssh files after the store upgrade: %s", exc.message)
 
     @cached_property
     def backends(self) -> BackendRegistry:

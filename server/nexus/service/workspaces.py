@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
+import dataclasses
 import logging
+import math
+import os
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..access import exec as ssh_exec
-from ..access.keys import ensure_client_key, generate_ed25519
+from ..access.keys import ensure_client_key, generate_ed25519, kept_host_public_key
 from ..asyncutil import run_blocking
 from ..domain.backend import Backend
 from ..domain.errors import ErrorCode, NexusError, workspace_not_running
@@ -34,11 +38,12 @@ from ..domain.models import (
 from ..domain.names import validate_name
 from ..domain.progress import NullProgress, Progress
 from ..fsutil import atomic_write
-from ..ownership import owner_alive
+from ..ownership import SIDECAR, owner_alive, parse_owner
 from ..paths import ensure_dir
 from ..store import StateStore
-from ..vcs import worktree
+from ..vcs import isolation, worktree
 from .context import NexusContext
+from .recovery import record_labels
 from .ssh_files import SshFiles
 
 log = logging.getLogger(__name__)
@@ -54,9 +59,38 @@ def _resource_flags(resources: Resources) -> builtins.list[tuple[str, float]]:
     return [(flag, value) for flag, value in given if value is not None]
 
 
+# Accepted range per resource (docs/cli.md). Memory below 64 MiB cannot run sshd and a shell
+# (Docker refuses under 6 MiB, and rounds to whole MiB); the upper bounds only keep the numbers
+# meaningful, the backend may allow less (Docker: no more CPUs than the engine has).
+_RESOURCE_RANGE: dict[str, tuple[str, float, float, str]] = {
+    "--cpu": ("cpu", 0.01, 1024.0, " CPUs"),
+    "--memory": ("memory", 0.0625, 65536.0, " GB"),
+    "--disk": ("disk", 0.0625, 1048576.0, " GB"),
+}
+
+
 def in_flight(workspace: Workspace) -> bool:
     """An operation is running on it right now (a transition whose process is still alive)."""
     return workspace.status in TRANSITIONAL and owner_alive(workspace.owner)
+
+
+CREATE_INTERRUPTED = "create_interrupted"  # metadata flag: the create died before it finished
+
+
+def create_interrupted(workspace: Workspace) -> bool:
+    """Its create never finished: the process making it is gone (killed, crashed, power loss)."""
+    if workspace.metadata.get(CREATE_INTERRUPTED):
+        return True
+    return workspace.status is WorkspaceStatus.CREATING and not owner_alive(workspace.owner)
+
+
+def _incomplete(name: str) -> NexusError:
+    return NexusError(
+        ErrorCode.WORKSPACE_INCOMPLETE,
+        f"workspace '{name}' was never fully created: its create was interrupted "
+        "before the workspace was ready",
+        f"Delete it with `nexus workspace delete {name}`, then create it again.",
+    )
 
 
 @dataclass
@@ -77,6 +111,8 @@ class CreateOptions:
     """What a user asks for at create (CLI flags / sidecar params), before defaults apply."""
 
     name: str
+    # create even if the user's own ssh config has a `Host nexus-<name>` (one shadows the other)
+    force_alias: bool = False
     backend: BackendType | None = None
     cpu: float | None = None
     memory_gb: float | None = None
@@ -86,6 +122,7 @@ class CreateOptions:
     labels: dict[str, str] | None = None
     worktree: bool | None = None  # None: config workspace.worktree
     base: str | None = None  # worktree base ref (default HEAD)
+    forward_agent: bool | None = None  # None: config ssh.forward_agent
     # Daytona
     region: str | None = None
     auto_stop_minutes: int | None = None
@@ -99,6 +136,8 @@ class CreateOptions:
 class WorkspaceService:
     def __init__(self, context: NexusContext) -> None:
         self.ctx = context
+        # never opens the store: `recover` must settle the installation id before it exists
+        # (an upgraded store rewrites the ssh files when it is opened: NexusContext.store)
         self.ssh_files = SshFiles(context)
 
     # ---- helpers -----------------------------------------------------------------------------
@@ -126,11 +165,18 @@ class WorkspaceService:
 
     def _check_resources(self, resources: Resources) -> None:
         for field, value in _resource_flags(resources):
-            if value <= 0:
+            what, low, high, unit = _RESOURCE_RANGE[field]
+            if not math.isfinite(value) or value <= 0:
                 raise NexusError(
                     ErrorCode.INVALID_ARGUMENT,
-                    f"{field} must be a positive number (got {value})",
-                    "Pass a value greater than 0.",
+                    f"{what} must be a positive number (got {value})",
+                    f"Pass a value from {low:.10g} to {high:.10g}{unit}.",
+                )
+            if value < low or value > high:
+                raise NexusError(
+                    ErrorCode.INVALID_ARGUMENT,
+                    f"{what} must be between {low:.10g} and {high:.10g}{unit} (got {value:g})",
+                    f"Pass a value from {low:.10g} to {high:.10g}{unit}.",
                 )
 
     def _source_path(self, given: Path | None) -> Path:
@@ -162,6 +208,8 @@ class WorkspaceService:
     async def create(self, options: CreateOptions, progress: Progress | None = None) -> Workspace:
         progress = progress or NullProgress()
         name = validate_name(options.name)
+        if not options.force_alias:
+            self.ssh_files.check_alias_free(name)
         backend_type = options.backend or self.ctx.config.workspace.default_backend
         backend = self._backend(backend_type)
         resources = self._resolve_resources(options, backend_type)
@@ -203,12 +251,33 @@ class WorkspaceService:
                 local_path=str(source) if source else None,
                 resources=resources,
                 labels=request.labels,
+                forward_agent=(
+                    options.forward_agent
+                    if options.forward_agent is not None
+                    else self.ctx.config.ssh.forward_agent
+                ),
             )
         )
         try:
             if root is not None:
                 await self._add_worktree(request, root, options.base, progress)
+            elif source is not None:  # a plain folder: the repositories in it stay read-only
+                request.mounts = await run_blocking(isolation.folder_mounts, source, REMOTE_PATH)
+                if request.mounts:
+                    progress.warn(
+                        f"the git repositories in {source} are read-only in the workspace (no "
+                        "commits there); anything else in the folder it may change, including "
+                        "new repositories your shell or editor would run git in (docs/security.md)"
+                    )
+                self._store.update(
+                    name,
+                    metadata={
+                        **self.get(name).metadata,
+                        "git_dirs": [str(m.source) for m in request.mounts],
+                    },
+                )
             keys = await run_blocking(self._new_keys, name)
+            request.record_labels = record_labels(self.get(name))
             provisioned = await backend.create(request, keys, progress)
             self._store.update(
                 name,
@@ -283,26 +352,15 @@ class WorkspaceService:
         progress.step(
             "worktree", f"Creating git worktree on branch {worktree.branch_name(request.name)}"
         )
-        tree = await run_blocking(worktree.create_worktree, root, request.name, base)
+        # recorded in the same thread as git made it: a create cancelled meanwhile still undoes it
+        tree = await run_blocking(self._create_recorded_worktree, root, request.name, base)
         request.source_path = tree.path
-        request.extra_mounts.append(tree.common_dir)
-        hooks = tree.common_dir / "hooks"
-        if hooks.is_dir():  # code in the workspace must not plant hooks that run on the host
-            request.readonly_mounts.append(hooks)
-        request.git_config = await run_blocking(worktree.identity, tree.path)
-        record = {
-            "repo": str(tree.repo_root),
-            "path": str(tree.path),
-            "branch": tree.branch,
-            "base": tree.base,
-            "common_dir": str(tree.common_dir),
+        # nothing the workspace writes may become git config, hooks or paths the host runs
+        request.mounts = await run_blocking(isolation.worktree_mounts, tree, REMOTE_PATH)
+        request.git_config = {
+            **(await run_blocking(worktree.identity, tree.repo_root)),
+            **isolation.WORKSPACE_GIT_SETTINGS,
         }
-        self._store.update(
-            request.name,
-            local_path=str(tree.path),
-            branch=tree.branch,
-            metadata={"worktree": record},
-        )
 
     async def _remove_worktree(
         self, workspace: Workspace, progress: Progress, *, force: bool, keep_branch: bool
@@ -343,8 +401,16 @@ class WorkspaceService:
         try:
             await self._backend(workspace.backend).delete(workspace, NullProgress())
         except Exception as exc:  # keep the original error; report this one
-            progress.warn(f"cleanup after failed create: {exc}")
+            # what it made may still exist: keep the record, so `delete` can finish the job
+            message = exc.message if isinstance(exc, NexusError) else str(exc)
+            progress.warn(
+                f"could not remove what the failed create made ({message}); kept workspace "
+                f"'{name}' as error: delete it once the backend is back"
+            )
             log.warning("cleanup after failed create of %s: %s", name, exc)
+            with contextlib.suppress(NexusError):
+                self._store.update(name, status=WorkspaceStatus.ERROR)
+            return
         try:
             await self._remove_worktree(workspace, progress, force=True, keep_branch=False)
         except Exception as exc:
@@ -354,14 +420,27 @@ class WorkspaceService:
         self.ssh_files.refresh()
 
     async def _wait_ssh(self, workspace: Workspace) -> None:
+        """Wait for the workspace's sshd. A token gateway closes the connection after login both
+        for a token it refuses and while the sandbox's sshd is not reachable yet (just after
+        create/start): each time, the token is checked with the API (and replaced if it is no
+        longer valid), and the wait goes on until the connect deadline."""
+        timeout = self.ctx.config.ssh.connect_timeout
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         conn = await self.connection(workspace, refresh_files=False)
-        try:
-            await ssh_exec.wait_ready(conn, timeout=self.ctx.config.ssh.connect_timeout)
-        except NexusError as error:
-            if error.code != ErrorCode.SSH_AUTH_REJECTED or conn.key_auth:
-                raise
+        delay = 0.2
+        while True:
+            try:
+                await ssh_exec.wait_ready(conn, timeout=max(1.0, deadline - loop.time()))
+                return
+            except NexusError as error:
+                if error.code != ErrorCode.SSH_AUTH_REJECTED or conn.key_auth:
+                    raise
+                if loop.time() + delay >= deadline:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
             conn = await self.connection(workspace, refresh_files=False, renew=True)
-            await ssh_exec.wait_ready(conn, timeout=self.ctx.config.ssh.connect_timeout)
 
     # ---- lifecycle ---------------------------------------------------------------------------
     def _claim(self, workspace: Workspace, transition: WorkspaceStatus) -> WorkspaceStatus:
@@ -372,6 +451,9 @@ class WorkspaceService:
                 f"workspace '{workspace.name}' is {workspace.status.value}",
                 "Wait for that operation to finish, then retry.",
             )
+        if transition is not WorkspaceStatus.DELETING and create_interrupted(workspace):
+            self._mark_interrupted(workspace)
+            raise _incomplete(workspace.name)
         # a settled status, or a transition whose process died (stale: take over)
         allowed = (set(WorkspaceStatus) - TRANSITIONAL) | {workspace.status}
         if not self._store.set_status_if(workspace.name, allowed, transition):
@@ -431,38 +513,55 @@ class WorkspaceService:
         *,
         force: bool = False,
         keep_branch: bool = False,
-    ) -> Workspace:
+        forget: bool = False,
+    ) -> DeleteResult:
         """Remove the workspace, its container and its worktree.
 
         Never loses work silently: a worktree with uncommitted changes is refused without
         ``force``, and a branch with commits on no other branch is kept (unless ``force``).
+        Never drops a record whose container / sandbox may still exist without saying so: when
+        the backend cannot remove it the record is kept, unless ``forget``, which drops it and
+        reports what is left behind. With ``force`` (or ``forget``) an operation another process
+        is running on the workspace is cancelled first.
         """
         progress = progress or NullProgress()
         workspace = self.get(name)
+        if (force or forget) and in_flight(workspace):
+            remaining = await self._cancel_owner(workspace, progress)
+            if remaining is None:  # it was a create: its own cleanup removed everything
+                return DeleteResult(workspace, cancelled=True)
+            workspace = remaining
         record = workspace.metadata.get("worktree")
-        if record and not force and await run_blocking(worktree.is_dirty, Path(record["path"])):
+        if (
+            record
+            and not force
+            and await run_blocking(
+                worktree.is_dirty, Path(record["path"]), Path(record["common_dir"])
+            )
+        ):
             raise NexusError(
                 ErrorCode.GIT_WORKTREE_DIRTY,
                 f"worktree {record['path']} has uncommitted changes",
                 f"Commit or stash them on {record['branch']}, or delete with --force to discard them.",
             )
-        if not force:
+        if not force and not forget:
             self._claim(workspace, WorkspaceStatus.DELETING)
         else:
             self._store.update(name, status=WorkspaceStatus.DELETING)
+        left_behind: builtins.list[dict[str, str]] = []
         try:
             backend = self._backend(workspace.backend)
             await backend.delete(workspace, progress)
         except NexusError as exc:
-            if not force:
+            if not forget:
                 await asyncio.shield(self._settle(workspace, workspace.status))
-                raise
-            progress.warn(f"backend cleanup failed, removing the record anyway: {exc.message}")
+                raise self._kept(workspace, exc, force=force) from None
+            left_behind.append(self._left_behind(workspace, exc))
         await self._remove_worktree(workspace, progress, force=force, keep_branch=keep_branch)
         self._store.remove(name)
         self._forget_keys(name)
         self.ssh_files.refresh()
-        return workspace
+        return DeleteResult(workspace, left_behind=left_behind)
 
     # ---- queries -----------------------------------------------------------------------------
     async def list(
@@ -470,6 +569,7 @@ class WorkspaceService:
     ) -> list[Workspace]:
         """All workspaces; with ``refresh`` each status is read from its engine (one call per backend)."""
         workspaces: list[Workspace] = self._store.list(backend)
+        self.unrecorded = ()  # this call's finding only, never a previous call's
         if not refresh:
             return workspaces
         by_backend: dict[BackendType, builtins.list[Workspace]] = {}
@@ -486,11 +586,21 @@ class WorkspaceService:
 
         # every backend at once: a slow or unreachable one does not hold up the others
         await asyncio.gather(*(read(b, group) for b, group in by_backend.items()))
+        if backend in (None, BackendType.DOCKER):
+            self.unrecorded = await self._unrecorded(BackendType.DOCKER in by_backend)
         return [self._reconcile(ws, statuses.get(ws.name)) for ws in workspaces]
 
     def _reconcile(self, workspace: Workspace, observed: WorkspaceStatus | None) -> Workspace:
-        """Record what the engine says, unless an operation is in flight (it owns the status)."""
-        if observed is None or in_flight(workspace):
+        """Record what the engine says, unless an operation is in flight (it owns the status).
+
+        A workspace whose create was interrupted stays ``error`` whatever its container does:
+        it has no working SSH access, and only delete can finish it.
+        """
+        if in_flight(workspace):
+            return workspace
+        if create_interrupted(workspace):
+            return self._mark_interrupted(workspace)
+        if observed is None:
             return workspace
         if observed is WorkspaceStatus.UNKNOWN:
             return workspace.model_copy(update={"status": observed})
@@ -499,13 +609,29 @@ class WorkspaceService:
                 return self._store.update(workspace.name, status=observed)
         return workspace
 
+    def _mark_interrupted(self, workspace: Workspace) -> Workspace:
+        """Record an interrupted create as ``error`` with the flag (a compare-and-set: a delete
+        that took the workspace over meanwhile wins)."""
+        if workspace.status is WorkspaceStatus.ERROR and workspace.metadata.get(CREATE_INTERRUPTED):
+            return workspace
+        with contextlib.suppress(NexusError):
+            if not workspace.metadata.get(CREATE_INTERRUPTED):
+                self._store.update_metadata(
+                    workspace.name, lambda data: data.update({CREATE_INTERRUPTED: True})
+                )
+            self._store.set_status_if(workspace.name, {workspace.status}, WorkspaceStatus.ERROR)
+            return self._store.get(workspace.name)
+        return workspace.model_copy(update={"status": WorkspaceStatus.ERROR})
+
     async def refresh(self, name: str) -> Workspace:
+        """The workspace with the status its engine reports now.
+
+        A backend that cannot answer (API key rejected, API down, Docker unreachable) raises its
+        own error here: exec, ssh and info say what is wrong instead of "status unknown"
+        (only ``list`` tolerates it and shows ``unknown``).
+        """
         workspace = self.get(name)
-        try:
-            observed = await self._backend(workspace.backend).get_status(workspace)
-        except NexusError as exc:
-            log.warning("cannot refresh %s: %s", name, exc.message)
-            observed = WorkspaceStatus.UNKNOWN
+        observed = await self._backend(workspace.backend).get_status(workspace)
         return self._reconcile(workspace, observed)
 
     async def info(self, name: str) -> WorkspaceInfo:
@@ -524,12 +650,35 @@ class WorkspaceService:
         """The SSH endpoint with Nexus's client key; fresh credentials, current ssh files."""
         backend = self._backend(workspace.backend)
         conn: SSHConnection = await backend.get_ssh_connection(workspace, renew=renew)
+        if not conn.host_key:
+            conn = await self._repin_host_key(workspace, conn)
+            refresh_files = True  # known_hosts gets the key back
         if conn.key_auth and conn.private_key is None and conn.private_key_path is None:
             key_path, _ = ensure_client_key(self.ctx.paths)
             conn = conn.model_copy(update={"private_key_path": key_path})
         if refresh_files:
             self.ssh_files.refresh()
         return conn
+
+    async def _repin_host_key(self, workspace: Workspace, conn: SSHConnection) -> SSHConnection:
+        """The store lost the pinned host key: pin it again from a source Nexus trusts, or not at all.
+
+        A key-auth workspace (Docker) gets it back from the host key Nexus generated for it
+        (``ssh/host_keys/<name>_ed25519``); a token gateway (Daytona) is pinned on first contact,
+        as at create. Without either the connection stays unpinned and exec refuses it
+        (HOST_KEY_UNKNOWN), never connecting to an unchecked server.
+        """
+        host_key: str | None = None
+        if conn.key_auth:
+            host_key = await run_blocking(kept_host_public_key, self.ctx.paths, workspace.name)
+            if host_key is None:  # exec then refuses with HOST_KEY_UNKNOWN, which says what to do
+                return conn
+        else:
+            host_key = await ssh_exec.fetch_host_key(conn.host, conn.port)
+        with contextlib.suppress(NexusError):
+            self._store.update(workspace.name, host_key=host_key)
+        log.info("re-pinned the host key of %s", workspace.name)
+        return conn.model_copy(update={"host_key": host_key})
 
     async def connection_info(self, name: str) -> ConnectionInfo:
         """Everything an editor needs for Remote-SSH; the ssh files are current when this returns."""
@@ -571,6 +720,7 @@ class WorkspaceService:
                     "Open it over SSH with --mode remote-ssh.",
                 )
             local = Path(workspace.local_path)
+            await run_blocking(self._refuse_planted_repositories, workspace, local)
             if path:
                 local = local / path.lstrip("/")
             return OpenTarget(mode="local", uri=local.as_uri(), local_path=str(local))
@@ -580,9 +730,28 @@ class WorkspaceService:
             mode="remote-ssh", uri=remote_uri(info.alias, remote), local_path=workspace.local_path
         )
 
+    def _refuse_planted_repositories(self, workspace: Workspace, folder: Path) -> None:
+        """An editor opening the folder locally runs git on this machine in every repository it
+        finds there; one the workspace made has a config the workspace chose (core.fsmonitor...)."""
+        known = workspace.metadata.get("git_dirs")
+        if known is None or not folder.is_dir():  # recorded since git isolation; older: unknown
+            return
+        planted = isolation.planted_repositories(folder, set(known))
+        if planted:
+            raise NexusError(
+                ErrorCode.GIT_UNTRUSTED_REPOSITORY,
+                "the workspace made git repositories in its folder "
+                f"({', '.join(map(str, planted))}); "
+                "an editor's git integration on this machine would run what their config says",
+                "Open the workspace over SSH (mode remote-ssh), where git runs inside it, "
+                "or look at those folders and remove them, then open it locally again.",
+            )
+
     async def running_connection(self, name: str) -> tuple[Workspace, SSHConnection]:
         workspace = await self.refresh(name)
         if workspace.status is not WorkspaceStatus.RUNNING:
+            if create_interrupted(workspace):
+                raise _incomplete(name)
             if (
                 workspace.backend is BackendType.DAYTONA
                 and workspace.status is WorkspaceStatus.STOPPED
@@ -621,7 +790,7 @@ class WorkspaceService:
                     stderr=stderr,
                     stdin=stdin,
                     workdir=workdir or workspace.remote_path or REMOTE_PATH,
-                    forward_agent=self.ctx.config.ssh.forward_agent,
+                    forward_agent=workspace.forward_agent,
                     connect_timeout=self.ctx.config.ssh.connect_timeout,
                 )
             except NexusError as error:
@@ -630,3 +799,169 @@ class WorkspaceService:
                     raise
                 conn = await self.connection(workspace, renew=True)
         raise AssertionError("unreachable")
+
+    # ---- delete and recovery helpers -----------------------------------------------------------
+    def _create_recorded_worktree(
+        self, root: Path, name: str, base: str | None
+    ) -> worktree.Worktree:
+        """Make the worktree and record it at once (blocking; one worker thread), with the one
+        git dir the workspace may hold (``_refuse_planted_repositories`` reads ``git_dirs``)."""
+        tree = worktree.create_worktree(root, name, base)
+        record = {
+            "repo": str(tree.repo_root),
+            "path": str(tree.path),
+            "branch": tree.branch,
+            "base": tree.base,
+            "common_dir": str(tree.common_dir),
+        }
+        self._store.update(
+            name,
+            local_path=str(tree.path),
+            branch=tree.branch,
+            metadata={"worktree": record, "git_dirs": [str(tree.path / ".git")]},
+        )
+        return tree
+
+    async def _cancel_owner(self, workspace: Workspace, progress: Progress) -> Workspace | None:
+        """Stop the live process running a transition of ``workspace`` (SIGTERM: the CLI cancels
+        and cleans up), wait for it to exit, and return what is left of the record."""
+        name, owner = workspace.name, workspace.owner or ""
+        parsed = parse_owner(owner)
+        busy = f"workspace '{name}' is {workspace.status.value}"
+        if parsed is None or not parsed.local:
+            host = parsed.host if parsed else "unknown"
+            raise NexusError(
+                ErrorCode.WORKSPACE_BUSY,
+                f"{busy} by a process on host {host}",
+                "Stop that operation there, or wait for it to finish, then retry.",
+            )
+        pid = parsed.pid
+        if pid == os.getpid() or parsed.role == SIDECAR:
+            raise NexusError(
+                ErrorCode.WORKSPACE_BUSY,
+                f"{busy} by the editor sidecar (process {pid})",
+                "Cancel that operation in the editor, or wait for it to finish, then retry.",
+            )
+        progress.step("cancel", f"Cancelling the operation of process {pid} on '{name}'")
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass  # it has just finished
+        except PermissionError:
+            raise NexusError(
+                ErrorCode.WORKSPACE_BUSY,
+                f"{busy} by process {pid}, which belongs to another user: Nexus cannot stop it",
+                f"Wait for it to finish, or have its owner (or root) stop process {pid}, "
+                "then retry.",
+            ) from None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CANCEL_WAIT_SECONDS
+        while owner_alive(owner) and not _exited(pid):
+            if loop.time() > deadline:
+                raise NexusError(
+                    ErrorCode.WORKSPACE_BUSY,
+                    f"{busy}: process {pid} did not stop within {CANCEL_WAIT_SECONDS:.0f} s",
+                    f"Stop process {pid} yourself, then retry.",
+                )
+            await asyncio.sleep(0.2)
+        return self._store.find(name)
+
+    def _resource_name(self, workspace: Workspace) -> str:
+        """The name of the container / sandbox behind ``workspace`` (as recorded, or as made)."""
+        key = "container_name" if workspace.backend is BackendType.DOCKER else "sandbox_name"
+        recorded = workspace.metadata.get(key)
+        return str(recorded or f"nexus-{workspace.name}-{self._store.installation_id}")
+
+    def _resource_of(self, workspace: Workspace) -> tuple[str, str]:
+        """(kind, reference) of the container / sandbox behind ``workspace``."""
+        kind = "container" if workspace.backend is BackendType.DOCKER else "sandbox"
+        return kind, workspace.backend_id or self._resource_name(workspace)
+
+    def _kept(self, workspace: Workspace, error: NexusError, *, force: bool) -> NexusError:
+        """The backend's own error, saying the record stays and naming both ways out."""
+        kind, ref = self._resource_of(workspace)
+        name = workspace.name
+        fix = error.resolution.rstrip(". ") or "Fix the backend"
+        return NexusError(
+            error.code,
+            f"{error.message}; workspace '{name}' is kept, since its {kind} {ref} may still exist",
+            f"{fix}, then run `nexus workspace delete {name}{' --force' if force else ''}` "
+            "again; or run "
+            f"`nexus workspace delete {name} --forget` to drop only Nexus's record "
+            f"(it prints what is left to remove by hand).",
+        )
+
+    def _left_behind(self, workspace: Workspace, error: NexusError) -> dict[str, str]:
+        kind, ref = self._resource_of(workspace)
+        if workspace.backend is BackendType.DOCKER:
+            command = f"docker rm -f {ref}"
+        else:
+            command = f"daytona sandbox delete {ref} (or delete it in the Daytona dashboard)"
+        return {
+            "backend": workspace.backend.value,
+            "kind": kind,
+            "id": ref,
+            "name": self._resource_name(workspace),
+            "command": command,
+            "reason": f"{error.code}: {error.message}",
+        }
+
+    # workspaces with a container of this installation but no record, seen by the last list()
+    unrecorded: tuple[str, ...] = ()
+
+    async def _unrecorded(self, engine_read: bool) -> tuple[str, ...]:
+        """Workspaces with a container of this installation but no record (a lost store), from
+        the engine call ``list`` made anyway. Without that call (no Docker record at all) the
+        engine is asked only when this home keeps host keys of workspaces it has no record of."""
+        recorded = {ws.name for ws in self._store.list()}
+        if not self.ctx.config.backends.docker.enabled:
+            return ()
+        try:
+            backend: Any = self._backend(BackendType.DOCKER)
+            if not engine_read:
+                keys = self.ctx.paths.host_keys_dir
+                names = {p.name.removesuffix("_ed25519") for p in keys.glob("*_ed25519")}
+                if not names - recorded:
+                    return ()
+                await backend.get_statuses([])
+            return tuple(backend.unrecorded(recorded))
+        except NexusError:
+            return ()
+
+
+CANCEL_WAIT_SECONDS = 30.0
+
+
+def _exited(pid: int) -> bool:
+    """The process has finished (a zombie its parent has not collected yet counts as finished,
+    where ``/proc`` tells; elsewhere whether the pid still exists)."""
+    if not os.path.isdir("/proc/self"):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False  # exists, another user's
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return True
+
+
+@dataclass
+class DeleteResult:
+    workspace: Workspace
+    cancelled: bool = False  # it was being created: that create was cancelled and cleaned up
+    left_behind: builtins.list[dict[str, str]] = dataclasses.field(default_factory=builtins.list)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "deleted": self.workspace.name,
+            "backend": self.workspace.backend.value,
+            "leftBehind": self.left_behind,
+        }
+        if self.cancelled:
+            data["cancelledCreate"] = True
+        return data

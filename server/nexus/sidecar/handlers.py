@@ -94,6 +94,8 @@ async def create_workspace(ls: NexusSidecar, params: p.CreateParams) -> p.JsonOb
         labels=params.labels,
         worktree=params.worktree,
         base=params.base,
+        forward_agent=params.forward_agent,
+        force_alias=params.allow_alias_shadowing,
         region=params.region,
         auto_stop_minutes=params.auto_stop,
         ephemeral=params.ephemeral,
@@ -125,13 +127,19 @@ async def stop_workspace(ls: NexusSidecar, params: p.LifecycleParams) -> p.JsonO
     return workspace.public_dict()
 
 
-async def delete_workspace(ls: NexusSidecar, params: p.DeleteParams) -> None:
+async def delete_workspace(ls: NexusSidecar, params: p.DeleteParams) -> p.JsonObject | None:
     async with work_done(
         ls, params.work_done_token, f"Deleting workspace {params.name}"
     ) as progress:
-        await ls.service.delete(
-            params.name, progress, force=params.force, keep_branch=params.keep_branch
+        result = await ls.service.delete(
+            params.name,
+            progress,
+            force=params.force,
+            keep_branch=params.keep_branch,
+            forget=params.forget,
         )
+    # null as before; with `forget`, what Nexus could not remove (to show the user)
+    return {"leftBehind": result.left_behind} if result.left_behind else None
 
 
 class _Output:

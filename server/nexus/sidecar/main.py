@@ -11,6 +11,7 @@ import os
 import sys
 
 from .. import __version__
+from ..ownership import SIDECAR, set_role
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args, unknown = _parser().parse_known_args(sys.argv[1:] if argv is None else argv)
+    # what this process records as the owner of the operations it runs: a delete --force
+    # elsewhere must not signal it (that would end every operation of the editor, not one)
+    set_role(SIDECAR)
     level = args.log_level or ("debug" if os.environ.get("NEXUS_DEBUG") else "info")
     logging.basicConfig(
         level=level.upper(),

@@ -76,6 +76,9 @@ class CreateParams(WorkDoneParams):
     labels: dict[str, str] | None = None
     worktree: bool | None = None  # None: config workspace.worktree
     base: str | None = None  # worktree base ref (default HEAD)
+    forward_agent: bool | None = None  # None: config ssh.forward_agent
+    # create even if the user's own ssh config defines Host nexus-<name> (else SSH_ALIAS_TAKEN)
+    allow_alias_shadowing: bool = False
     # daytona
     region: str | None = None
     auto_stop: int | None = None  # minutes, 0 = never
@@ -94,6 +97,7 @@ class DeleteParams(WorkDoneParams):
     name: str
     force: bool = False
     keep_branch: bool = False
+    forget: bool = False  # drop the record even if the backend cannot remove the resource
 
 
 class ExecParams(WorkDoneParams):

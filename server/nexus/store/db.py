@@ -8,6 +8,7 @@ notice changes made by any process with one cheap query.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import secrets
@@ -24,7 +25,9 @@ from typing import Any
 
 from ..domain.errors import ErrorCode, NexusError, workspace_not_found
 from ..domain.models import TRANSITIONAL, BackendType, Resources, Workspace, WorkspaceStatus, utcnow
+from ..fsutil import atomic_write
 from ..ownership import current_owner
+from ..paths import NexusPaths
 from .migrations import MIGRATIONS
 
 _JSON_FIELDS = ("resources", "labels", "metadata")
@@ -52,6 +55,7 @@ def _row_to_workspace(row: sqlite3.Row, ports: dict[str, int]) -> Workspace:
         created_at=datetime.fromisoformat(data["created_at"]),
         updated_at=datetime.fromisoformat(data["updated_at"]),
         owner=data.get("owner"),
+        forward_agent=bool(data.get("forward_agent", 0)),
     )
 
 
@@ -77,6 +81,39 @@ def _owner_for(status: WorkspaceStatus) -> str | None:
     return current_owner() if status in TRANSITIONAL else None
 
 
+INSTALLATION_ID_FILE = "installation-id"
+
+
+def read_installation_id(home: Path) -> str | None:
+    """The installation id kept beside the store (``NEXUS_HOME/installation-id``), if any."""
+    try:
+        value = (home / INSTALLATION_ID_FILE).read_text().strip()
+    except OSError:
+        return None
+    return value if value.isalnum() else None
+
+
+def host_key_names(home: Path) -> list[str]:
+    """Workspace names whose SSH host key this home keeps (``ssh/host_keys/<name>_ed25519``)."""
+    keys = NexusPaths(home).host_keys_dir
+    if not keys.is_dir():
+        return []
+    return sorted(p.name.removesuffix("_ed25519") for p in keys.glob("*_ed25519"))
+
+
+class StoreDamaged(NexusError):
+    """STORE_ERROR for a file that is not (or no longer) a Nexus state store."""
+
+
+def store_broken(path: Path, detail: str) -> StoreDamaged:
+    return StoreDamaged(
+        ErrorCode.STORE_ERROR,
+        f"the state store {path} is damaged ({detail})",
+        "Run `nexus workspace recover`: it moves the file aside (kept as "
+        f"{path.name}.broken-<time>) and rebuilds the records from your containers and sandboxes.",
+    )
+
+
 def _port_is_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -92,16 +129,90 @@ class StateStore:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(
-            path, timeout=30.0, isolation_level=None, check_same_thread=False
-        )
+        truncated = self._truncated()  # before connecting: connect creates a missing file empty
+        self._refuse_new_id_for_known_keys()
+        try:
+            self._conn = sqlite3.connect(
+                path, timeout=30.0, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise NexusError(
+                ErrorCode.STORE_ERROR,
+                f"cannot open the state store {path}: {exc}",
+                f"Check that {path.parent} exists and is writable by you.",
+            ) from None
+        try:
+            if truncated:
+                raise store_broken(path, "the file is empty")
+            self._open()
+        except NexusError:
+            self._conn.close()
+            raise
+        except sqlite3.DatabaseError as exc:  # not a database, malformed, foreign schema
+            self._conn.close()
+            raise store_broken(path, str(exc)) from None
+
+    def _open(self) -> None:
         self._conn.row_factory = sqlite3.Row
         self._conn.execute("PRAGMA busy_timeout=30000")
         self._conn.execute("PRAGMA foreign_keys=ON")
+        # the schema version this process upgraded from (None: new or already current), so the
+        # caller can rewrite files derived from the rows (the ssh config) once
+        self.upgraded_from: int | None = None
         # Switching to WAL needs an exclusive lock for a moment and SQLite answers "locked" at
         # once (no busy wait) while another process creates or migrates the same new file.
         _retry_locked(self._enable_wal)
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == 0 and self._conn.execute("SELECT 1 FROM sqlite_master").fetchone():
+            raise store_broken(self.path, "a database, but not a Nexus state store")
         _retry_locked(self._migrate)
+        for table in ("meta", "workspaces", "ports"):  # a valid file of another program
+            self._conn.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchall()
+        self._keep_installation_id()
+
+    def _truncated(self) -> bool:
+        """An existing state.db of 0 bytes in a home that already has an installation id file:
+        it was truncated (a new file is empty only while its creator writes the first page, and
+        a home gets the id file only after its first store is complete)."""
+        try:
+            if self.path.stat().st_size > 0 or not self._id_file.exists():
+                return False
+        except FileNotFoundError:
+            return False
+        wal = self.path.with_name(self.path.name + "-wal")
+        return not (wal.exists() and wal.stat().st_size > 0)
+
+    def _refuse_new_id_for_known_keys(self) -> None:
+        """A home without an installation id whose store is missing or empty, but which keeps the
+        host keys of workspaces (a home from before the id file, whose store was lost): a new
+        store would mint a new id and orphan their containers and sandboxes. Refused, before
+        any file is made, so ``recover`` can still find the old id."""
+        if self._id_file.exists():
+            return
+        with contextlib.suppress(FileNotFoundError):
+            if self.path.stat().st_size > 0:
+                return  # a store with content keeps its own id (or reports its damage)
+        names = host_key_names(self.path.parent)
+        if not names:
+            return
+        state = "empty" if self.path.exists() else "missing"
+        raise NexusError(
+            ErrorCode.STORE_ERROR,
+            f"the state store {self.path} is {state}, and this Nexus home has no installation id "
+            f"but keeps the SSH host keys of workspaces it has no record of ({', '.join(names)})",
+            "Run `nexus workspace recover`: it finds their containers by those names and "
+            "rebuilds the records (a new store would not recognise them as this home's).",
+        )
+
+    @property
+    def _id_file(self) -> Path:
+        return self.path.with_name(INSTALLATION_ID_FILE)
+
+    def _keep_installation_id(self) -> None:
+        """Mirror the installation id to a file beside the store: it names this home's containers
+        and sandboxes, so a lost or broken store can be rebuilt from them."""
+        if not self._id_file.exists():
+            atomic_write(self._id_file, self.installation_id + "\n", mode=0o600)
 
     def _enable_wal(self) -> None:
         mode = self._conn.execute("PRAGMA journal_mode").fetchone()[0]
@@ -148,10 +259,12 @@ class StateStore:
                         if statement.strip():
                             conn.execute(statement)
                     conn.execute(f"PRAGMA user_version = {index + 1}")
+                if 0 < version < len(MIGRATIONS):
+                    self.upgraded_from = version
                 if version == 0:
                     conn.execute(
                         "INSERT OR IGNORE INTO meta (key, value) VALUES ('installation_id', ?)",
-                        (secrets.token_hex(4),),
+                        (read_installation_id(self.path.parent) or secrets.token_hex(4),),
                     )
                 conn.execute("COMMIT")
             except BaseException:
@@ -188,8 +301,8 @@ class StateStore:
                 conn.execute(
                     """INSERT INTO workspaces (name, backend, status, backend_id, ssh_host,
                     ssh_port, ssh_user, host_key, remote_path, local_path, branch, image,
-                    resources, labels, metadata, created_at, updated_at, owner)
-                    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                    resources, labels, metadata, created_at, updated_at, owner, forward_agent)
+                    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
                     (
                         workspace.name,
                         workspace.backend.value,
@@ -209,6 +322,7 @@ class StateStore:
                         workspace.created_at.isoformat(),
                         workspace.updated_at.isoformat(),
                         _owner_for(workspace.status),
+                        int(workspace.forward_agent),
                     ),
                 )
             except sqlite3.IntegrityError:
@@ -255,6 +369,8 @@ class StateStore:
                 )
             elif isinstance(value, BackendType | WorkspaceStatus):
                 value = value.value
+            elif isinstance(value, bool):
+                value = int(value)
             columns[key] = value
         if "status" in changes:
             columns["owner"] = _owner_for(WorkspaceStatus(changes["status"]))
@@ -341,3 +457,19 @@ class StateStore:
     def release_ports(self, name: str) -> None:
         with self._write() as conn:
             conn.execute("DELETE FROM ports WHERE workspace = ?", (name,))
+
+    def claim_port(self, name: str, purpose: str, port: int) -> None:
+        """Record a port ``name`` already holds (a rebuilt record: the container publishes it)."""
+        with self._write() as conn:
+            conn.execute("DELETE FROM ports WHERE port = ? AND workspace = ?", (port, name))
+            try:
+                conn.execute(
+                    "INSERT INTO ports (port, workspace, purpose) VALUES (?, ?, ?)",
+                    (port, name, purpose),
+                )
+            except sqlite3.IntegrityError:
+                raise NexusError(
+                    ErrorCode.PORTS_EXHAUSTED,
+                    f"port {port} of workspace '{name}' is recorded for another workspace",
+                    "Delete one of the two workspaces.",
+                ) from None

@@ -41,4 +41,8 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE workspaces ADD COLUMN owner TEXT;
     """,
+    # 3: ssh-agent forwarding per workspace (opt-in; rows from before stay off).
+    """
+    ALTER TABLE workspaces ADD COLUMN forward_agent INTEGER NOT NULL DEFAULT 0;
+    """,
 ]

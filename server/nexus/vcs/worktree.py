@@ -2,6 +2,11 @@
 
 git runs as the owner of the repository (when Nexus itself runs as root), so the worktree's files
 belong to the same user as the rest of the repository and no repository hook ever runs as root.
+
+The worktree's files are written by the workspace, so git on the host treats them as untrusted:
+Nexus never lets git discover a repository there (it names the worktree's git dir itself), never
+recurses into submodules the workspace could have planted, and turns off ``core.fsmonitor``
+(command-line settings outrank every config file and reach child git processes too).
 """
 
 from __future__ import annotations
@@ -18,6 +23,23 @@ WORKTREE_DIR = ".worktree"
 BRANCH_PREFIX = "nexus/"
 
 
+# Settings on every git command Nexus runs: nothing in a repository's config starts a program
+# while Nexus looks at a worktree (hooks of the repository itself are the user's and still run).
+SAFE_SETTINGS = ("core.fsmonitor=false", "submodule.recurse=false", "core.pager=cat")
+# Variables from the caller's environment that would point git at another repository.
+_REDIRECTING_ENV = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_COMMON_DIR",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_NAMESPACE",
+    "GIT_CONFIG_PARAMETERS",
+    "GIT_CONFIG_COUNT",
+)
+
+
 @dataclass(frozen=True)
 class Worktree:
     repo_root: Path
@@ -25,6 +47,7 @@ class Worktree:
     branch: str
     common_dir: Path
     base: str
+    admin_dir: Path  # <common_dir>/worktrees/<id>: the worktree's own HEAD, index, ...
 
 
 def _git_failed(args: list[str], detail: str) -> NexusError:
@@ -45,8 +68,10 @@ class Git:
         self._uid, self._gid = stat.st_uid, stat.st_gid
 
     def _env(self) -> dict[str, str]:
-        env = dict(os.environ)
+        env = {k: v for k, v in os.environ.items() if k not in _REDIRECTING_ENV}
         env["GIT_TERMINAL_PROMPT"] = "0"
+        env["GIT_OPTIONAL_LOCKS"] = "0"  # reads never write the index behind the workspace
+        env["GIT_PAGER"] = "cat"
         if self._as_owner:
             try:
                 env["HOME"] = pwd.getpwuid(self._uid).pw_dir
@@ -56,8 +81,9 @@ class Git:
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         try:
+            settings = [arg for setting in SAFE_SETTINGS for arg in ("-c", setting)]
             result = subprocess.run(
-                ["git", *args],
+                ["git", *settings, *args],
                 cwd=self.cwd,
                 env=self._env(),
                 capture_output=True,
@@ -141,14 +167,44 @@ def create_worktree(root: Path, name: str, base: str | None) -> Worktree:
     _exclude_worktree_dir(git, root)
     common = Path(git.run("rev-parse", "--git-common-dir").stdout.strip())
     common_dir = (common if common.is_absolute() else root / common).resolve()
-    return Worktree(root, path, branch, common_dir, base_ref)
+    admin_dir = admin_dir_of(common_dir, path)
+    if admin_dir is None:
+        raise _git_failed(["worktree", "add"], f"no admin folder for {path} in {common_dir}")
+    return Worktree(root, path, branch, common_dir, base_ref, admin_dir)
 
 
-def is_dirty(path: Path) -> bool:
-    """Uncommitted or untracked changes; a git failure raises (never read as "clean")."""
+def admin_dir_of(common_dir: Path, path: Path) -> Path | None:
+    """The ``worktrees/<id>`` folder of the worktree at ``path``, found from the common dir.
+
+    Read from each admin folder's ``gitdir`` file (which the workspace cannot change), never
+    from the worktree's own ``.git`` file.
+    """
+    target = str(path / ".git")
+    admin_root = common_dir / "worktrees"
+    if not admin_root.is_dir():
+        return None
+    for admin in sorted(admin_root.iterdir()):
+        try:
+            if (admin / "gitdir").read_text(errors="replace").strip() == target:
+                return admin
+        except OSError:
+            continue
+    return None
+
+
+def is_dirty(path: Path, common_dir: Path) -> bool:
+    """Uncommitted or untracked changes; a git failure raises (never read as "clean").
+
+    The worktree's git dir is named explicitly (found from ``common_dir``): a ``.git`` the
+    workspace wrote into the folder is never followed, nor a submodule it registered there.
+    """
     if not path.exists():
         return False
-    return bool(Git(path).run("status", "--porcelain").stdout.strip())
+    args = ["status", "--porcelain", "--ignore-submodules=all"]
+    admin = admin_dir_of(common_dir, path)
+    if admin is None:
+        raise _git_failed(args, f"{path} is no longer a worktree of {common_dir}")
+    return bool(Git(path).run(f"--git-dir={admin}", f"--work-tree={path}", *args).stdout.strip())
 
 
 def unmerged_commits(root: Path, branch: str) -> int:
@@ -175,7 +231,10 @@ def delete_branch(root: Path, branch: str) -> None:
 
 
 def identity(path: Path) -> dict[str, str]:
-    """The user's git identity as seen from ``path`` (user.name / user.email), for the workspace."""
+    """The user's git identity as seen from ``path`` (user.name / user.email), for the workspace.
+
+    ``path`` is the repository root (the main worktree), not a folder the workspace writes to.
+    """
     git = Git(path)
     found = {}
     for key in ("user.name", "user.email"):

@@ -8,7 +8,7 @@ import { showWarningMessage } from '../common/vscodeapi';
 import { pickWorkspace, type CommandContext } from './context';
 
 export async function startWorkspace(ctx: CommandContext, arg?: unknown): Promise<Workspace | undefined> {
-    const name = await pickWorkspace(ctx, arg, 'Workspace to start', ['stopped', 'error', 'missing']);
+    const name = await pickWorkspace(ctx, arg, 'Workspace to start', ['stopped', 'paused', 'error', 'missing']);
     if (!name) {
         return undefined;
     }

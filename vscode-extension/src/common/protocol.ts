@@ -16,6 +16,7 @@ export type WorkspaceStatus =
     | 'running'
     | 'stopping'
     | 'stopped'
+    | 'paused'
     | 'deleting'
     | 'error'
     | 'missing'
@@ -46,6 +47,8 @@ export interface Workspace {
     labels: Record<string, string>;
     createdAt: string;
     updatedAt: string;
+    /** ssh-agent forwarding into the workspace (chosen at create). */
+    forwardAgent: boolean;
 }
 
 export interface Capabilities {
@@ -131,6 +134,10 @@ export interface CreateParams extends WorkDoneProgressParams {
     /** Make a git worktree on branch `nexus/<name>` (default: config `workspace.worktree`). */
     worktree?: boolean;
     base?: string;
+    /** Forward the user's ssh-agent into the workspace (default: config `ssh.forward_agent`, off). */
+    forwardAgent?: boolean;
+    /** Create even if the user's ssh config defines `Host nexus-<name>` (else SSH_ALIAS_TAKEN). */
+    allowAliasShadowing?: boolean;
     /** Daytona only. */
     region?: string;
     autoStop?: number;
@@ -149,6 +156,25 @@ export interface DeleteParams extends WorkDoneProgressParams {
     name: string;
     force?: boolean;
     keepBranch?: boolean;
+    /** Drop the record even when the backend cannot remove the container/sandbox. */
+    forget?: boolean;
+}
+
+/** A container/sandbox a `forget` delete could not remove: it may still exist (and cost money). */
+export interface LeftBehind {
+    backend: BackendType;
+    kind: 'container' | 'sandbox';
+    id: string;
+    name: string;
+    /** What removes it by hand. */
+    command: string;
+    /** `<ERROR_CODE>: <message>`. */
+    reason: string;
+}
+
+/** `null` when nothing was left behind. */
+export interface DeleteResult {
+    leftBehind: LeftBehind[];
 }
 
 export interface ExecParams extends WorkDoneProgressParams {
@@ -198,7 +224,7 @@ export interface RequestMap {
     'nexus/workspace/create': [CreateParams, Workspace];
     'nexus/workspace/start': [LifecycleParams, Workspace];
     'nexus/workspace/stop': [LifecycleParams, Workspace];
-    'nexus/workspace/delete': [DeleteParams, null];
+    'nexus/workspace/delete': [DeleteParams, DeleteResult | null];
     'nexus/workspace/exec': [ExecParams, ExecResult];
     'nexus/workspace/connectionInfo': [NameParams, ConnectionInfo];
     'nexus/workspace/open': [OpenParams, OpenTarget];

@@ -68,6 +68,7 @@ const STATUS_ICONS: Record<WorkspaceStatus, StatusIcon> = {
     deleting: { id: 'loading~spin' },
     running: { id: 'vm-running', color: 'testing.iconPassed' },
     stopped: { id: 'vm-outline', color: 'disabledForeground' },
+    paused: { id: 'debug-pause', color: 'disabledForeground' },
     error: { id: 'error', color: 'testing.iconFailed' },
     missing: { id: 'warning', color: 'list.warningForeground' },
     unknown: { id: 'question' },

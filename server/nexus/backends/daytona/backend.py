@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import logging
+import threading
+import time
 import warnings
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import datetime
-from typing import Any, Protocol
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol, TypeVar
 
 from ...asyncutil import run_blocking
 from ...config.schema import DaytonaSettings
@@ -25,6 +30,7 @@ from ...domain.models import (
     WorkspaceStatus,
 )
 from ...domain.progress import Progress
+from ...domain.recovery import FoundResource
 from ...redact import register_secret
 from . import errors
 from .ssh_access import needs_renewal, parse_ssh_command, token_record
@@ -35,7 +41,12 @@ log = logging.getLogger(__name__)
 LABEL_WORKSPACE = "nexus.workspace"
 LABEL_INSTALLATION = "nexus.installation"
 TOKEN_MINUTES = 60
-STATUS_TIMEOUT = 10.0
+STATUS_TIMEOUT = 10.0  # one status request
+STATUS_DEADLINE = 20.0  # a whole status read, retries included: `list` and `exec` never hang
+VALIDATE_TIMEOUT = 5.0  # checking an SSH token with the API before ssh connects
+VALIDATION_TTL = timedelta(seconds=30)  # a token the API called valid is not asked about again
+
+T = TypeVar("T")
 
 
 class WorkspaceRecords(Protocol):
@@ -48,6 +59,63 @@ class WorkspaceRecords(Protocol):
 
 def _gib(value: float | None, fallback: float) -> int:
     return max(1, round(value if value is not None else fallback))
+
+
+def _no_retry_after_sleeps(client: Any) -> None:
+    """The SDK's urllib3 pool sleeps for whatever Retry-After says (three times) on GETs, with no
+    bound: let 429 reach Nexus's own retry loop, which caps the wait and keeps deadlines."""
+    from urllib3.util.retry import Retry
+
+    try:
+        pool_manager = client._api_client.rest_client.pool_manager
+        pool_manager.connection_pool_kw["retries"] = Retry(3, respect_retry_after_header=False)
+        pool_manager.clear()
+    except AttributeError:  # another SDK layout: the deadlines below still hold
+        log.debug("cannot reach the SDK's HTTP pool to turn off its Retry-After sleeps")
+
+
+async def _bounded(fn: Callable[[], T], timeout: float, action: str) -> T:
+    """Run a blocking read in a daemon thread and give up on it after ``timeout`` seconds.
+
+    Unlike ``run_blocking`` it does not wait for an abandoned call: a status read stuck in an
+    HTTP client (a long Retry-After, a silent server) must not hold the command up, and the
+    process may exit while that thread still sleeps."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: T | None, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def work() -> None:
+        try:
+            result, error = fn(), None
+        except BaseException as exc:
+            result, error = None, exc
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits any more
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=work, name="nexus-daytona-read", daemon=True).start()
+    try:
+        return await asyncio.wait_for(future, timeout)
+    except TimeoutError:
+        raise NexusError(
+            ErrorCode.DAYTONA_UNAVAILABLE,
+            f"the Daytona API did not answer within {timeout:.0f} s while trying to {action}",
+            "Check your network and DAYTONA_API_URL (the API may be rate limiting), then retry.",
+        ) from None
+
+
+def _recently_validated(record: dict[str, str]) -> bool:
+    try:
+        checked = datetime.fromisoformat(record["validated_at"])
+    except (KeyError, ValueError):
+        return False
+    return timedelta(0) <= datetime.now(UTC) - checked < VALIDATION_TTL
 
 
 class DaytonaBackend:
@@ -81,13 +149,15 @@ class DaytonaBackend:
                 warnings.simplefilter("ignore")
                 import daytona
 
-                self._client = daytona.Daytona(
+                client = daytona.Daytona(
                     daytona.DaytonaConfig(
                         api_key=self._settings.api_key,
                         api_url=self._settings.api_url,
                         use_deprecated_polling=True,  # no websocket thread per process
                     )
                 )
+            _no_retry_after_sleeps(client)
+            self._client = client
         return self._client
 
     def sandbox_name(self, name: str) -> str:
@@ -100,19 +170,22 @@ class DaytonaBackend:
             f"Delete the workspace (`nexus workspace delete {workspace.name}`) and create it again.",
         )
 
-    def _find_sandbox(self, workspace: Workspace) -> Any | None:
+    def _find_sandbox(self, workspace: Workspace, deadline: float | None = None) -> Any | None:
         import daytona
 
         client = self._daytona()
         ref = workspace.backend_id or self.sandbox_name(workspace.name)
 
         def get() -> Any | None:
+            timeout = None
+            if deadline is not None:
+                timeout = max(1.0, min(STATUS_TIMEOUT, deadline - time.monotonic()))
             try:
-                return client.get(ref)
+                return client.get(ref, request_timeout=timeout)
             except daytona.DaytonaNotFoundError:
                 return None
 
-        return errors.call(get, "find the sandbox")
+        return errors.call(get, "find the sandbox", deadline=deadline)
 
     def _require_sandbox(self, workspace: Workspace) -> Any:
         sandbox = self._find_sandbox(workspace)
@@ -146,6 +219,7 @@ class DaytonaBackend:
                 **request.labels,
                 LABEL_WORKSPACE: request.name,
                 LABEL_INSTALLATION: self._installation_id,
+                **request.record_labels,  # what a lost state store is rebuilt from
             },
             "env_vars": request.env or None,
             "auto_stop_interval": request.auto_stop_minutes
@@ -204,6 +278,7 @@ class DaytonaBackend:
                 )
             progress.step("ssh", "Requesting SSH access")
             dto = errors.call(lambda: sandbox.create_ssh_access(TOKEN_MINUTES), "create SSH access")
+            register_secret(dto.token)
             return remote_path, token_record(dto)
 
         remote_path, token = await run_blocking(prepare)
@@ -288,17 +363,32 @@ class DaytonaBackend:
 
     def _fresh_connection(self, name: str, renew: bool) -> SSHConnection:
         """The gateway endpoint with a token that has at least RENEW_MARGIN left (renewed under a
-        lock, so parallel processes share one token instead of revoking each other's)."""
+        lock, so parallel processes share one token instead of revoking each other's).
+
+        ``renew``: make sure the token works. A token this process handed out and that was then
+        refused (or had its connection closed by the gateway) is checked with the API and
+        replaced unless the API calls it valid; any other token is checked too (a positive
+        answer is trusted for VALIDATION_TTL), so a token revoked elsewhere (every new token
+        revokes the older ones) is replaced before ssh uses it."""
         with self._lock(f"daytona-token-{name}"):
             workspace = self._records.get(name)
             record = workspace.metadata.get("ssh_token")
-            if renew and record and record.get("token") == self._handed_out.get(name):
-                record = None  # the token this process handed out was refused: mint another
+            if record:
+                register_secret(record.get("token"))
+            if renew and not needs_renewal(record):
+                assert record is not None
+                refused = record.get("token") == self._handed_out.get(name)
+                valid = self._token_valid(name, record, trust_cache=not refused)
+                if valid is False or (valid is None and refused):
+                    record = None  # revoked, expired early, or refused and not provably fine
+                elif valid:
+                    record = self._records.get(name).metadata.get("ssh_token", record)
             if needs_renewal(record):
                 sandbox = self._require_sandbox(workspace)
                 dto = errors.call(
                     lambda: sandbox.create_ssh_access(TOKEN_MINUTES), "renew SSH access"
                 )
+                register_secret(dto.token)
                 record = token_record(dto)
                 gateway = parse_ssh_command(record["ssh_command"])
                 metadata = {**workspace.metadata, "ssh_token": record}
@@ -321,12 +411,66 @@ class DaytonaBackend:
                 expires_at=datetime.fromisoformat(record["expires_at"]),
             )
 
+    def _token_valid(self, name: str, record: dict[str, str], *, trust_cache: bool) -> bool | None:
+        """Does the API still accept this SSH token? None: it could not tell (quickly)."""
+        if trust_cache and _recently_validated(record):
+            return True
+        try:
+            valid = self._validate_token(record["token"])
+        except Exception as exc:  # unreachable, rejected key, odd answer: cannot tell
+            log.info("cannot validate the SSH token of %s: %s", name, type(exc).__name__)
+            return None
+        if valid:
+            checked = {**record, "validated_at": datetime.now(UTC).isoformat()}
+            workspace = self._records.get(name)
+            if (workspace.metadata.get("ssh_token") or {}).get("token") == record["token"]:
+                self._records.update(name, metadata={**workspace.metadata, "ssh_token": checked})
+        return valid
+
+    def _validate_token(self, token: str) -> bool:
+        """``GET /sandbox/ssh-access/validate``, read raw: for an invalid token the server sends
+        ``sandboxId: null``, which the SDK's model refuses to parse."""
+        register_secret(token)
+        api = self._daytona()._sandbox_api
+        answer: list[tuple[int, bytes]] = []
+        failure: list[Exception] = []
+
+        def ask() -> None:
+            try:
+                response = api.validate_ssh_access_without_preload_content(
+                    token=token, _request_timeout=VALIDATE_TIMEOUT
+                )
+            except Exception as exc:
+                failure.append(exc)
+                return
+            try:
+                answer.append((response.status, response.data))
+            finally:
+                response.release_conn()
+
+        # one deadline whatever the HTTP pool retries underneath: ssh waits for this
+        asker = threading.Thread(target=ask, name="nexus-daytona-validate", daemon=True)
+        asker.start()
+        asker.join(VALIDATE_TIMEOUT)
+        if failure:
+            raise failure[0]
+        if not answer:
+            raise TimeoutError("the Daytona API did not validate the token in time")
+        status, data = answer[0]
+        if status == 404:
+            return False
+        if status != 200:
+            raise RuntimeError(f"validate answered HTTP {status}")
+        body = json.loads(data or b"{}")
+        return body.get("valid") is True
+
     async def get_status(self, workspace: Workspace) -> WorkspaceStatus:
         def _status() -> WorkspaceStatus:
-            sandbox = self._find_sandbox(workspace)
+            sandbox = self._find_sandbox(workspace, deadline=time.monotonic() + STATUS_DEADLINE)
             return WorkspaceStatus.MISSING if sandbox is None else to_status(sandbox.state)
 
-        return await run_blocking(_status)
+        # one deadline for the whole read, whatever the HTTP client does underneath
+        return await _bounded(_status, STATUS_DEADLINE + 1, "read the sandbox status")
 
     async def get_statuses(self, workspaces: list[Workspace]) -> dict[str, WorkspaceStatus]:
         def _statuses() -> dict[str, WorkspaceStatus]:
@@ -348,7 +492,7 @@ class DaytonaBackend:
                 for ws in workspaces
             }
 
-        return await run_blocking(_statuses)
+        return await _bounded(_statuses, STATUS_DEADLINE, "list sandboxes")
 
     async def get_resource_stats(self, workspace: Workspace) -> ResourceStats | None:
         def _stats() -> ResourceStats | None:
@@ -375,3 +519,60 @@ class DaytonaBackend:
         self, workspace: Workspace | None, operation: ProviderOperation
     ) -> Any:
         raise provider_operation_unavailable(operation.type, self.type.value)
+
+    # ---- recovery ----------------------------------------------------------------------------
+    async def list_resources(self) -> list[FoundResource]:
+        """Every sandbox of this installation (its labels say which workspace it is)."""
+
+        def _list() -> list[FoundResource]:
+            import daytona
+
+            client = self._daytona()
+            query = daytona.ListSandboxesQuery(labels={LABEL_INSTALLATION: self._installation_id})
+            found = errors.call(lambda: list(client.list(query)), "list sandboxes")
+            return [
+                FoundResource(
+                    name=(s.labels or {}).get(LABEL_WORKSPACE, ""),
+                    backend=BackendType.DAYTONA,
+                    backend_id=s.id,
+                    resource_name=s.name,
+                    labels=dict(s.labels or {}),
+                    status=to_status(s.state),
+                    image=getattr(s, "snapshot", None) or self._settings.image,
+                    metadata={
+                        "sandbox_name": s.name,
+                        "region": getattr(s, "target", None),
+                        "delete_on_stop": bool(getattr(s, "ephemeral", False)),
+                        "auto_stop_minutes": getattr(s, "auto_stop_interval", None),
+                    },
+                )
+                for s in found
+            ]
+
+        return await run_blocking(_list)
+
+    async def recover_access(self, backend_id: str) -> dict[str, Any]:
+        """SSH access for a sandbox whose record is being rebuilt: a new token, the gateway's
+        host key pinned, the remote folder (read from a running sandbox, else the default home)."""
+        from ...access.exec import fetch_host_key
+
+        def prepare() -> tuple[str, dict[str, str]]:
+            client = self._daytona()
+            sandbox = errors.call(lambda: client.get(backend_id), "find the sandbox")
+            home = "/home/daytona"
+            if to_status(sandbox.state) is WorkspaceStatus.RUNNING:
+                home = errors.call(sandbox.get_user_home_dir, "read the sandbox home folder")
+            dto = errors.call(lambda: sandbox.create_ssh_access(TOKEN_MINUTES), "create SSH access")
+            register_secret(dto.token)
+            return f"{home.rstrip('/')}/workspace", token_record(dto)
+
+        remote_path, token = await run_blocking(prepare)
+        gateway = parse_ssh_command(token["ssh_command"])
+        return {
+            "remote_path": remote_path,
+            "ssh_host": gateway.host,
+            "ssh_port": gateway.port,
+            "ssh_user": gateway.user,
+            "host_key": await fetch_host_key(gateway.host, gateway.port),
+            "ssh_token": token,
+        }

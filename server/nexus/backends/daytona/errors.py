@@ -93,9 +93,13 @@ def call(
     *,
     attempts: int = MAX_ATTEMPTS,
     sleep: Callable[[float], None] = time.sleep,
+    deadline: float | None = None,
 ) -> T:
     """Run one SDK call; rate limits and server errors are retried with bounded exponential
-    backoff (honouring Retry-After), anything else is translated at once."""
+    backoff (honouring Retry-After up to MAX_DELAY), anything else is translated at once.
+
+    ``deadline`` (a ``time.monotonic()`` value) bounds the retrying: a wait that would end
+    after it is not started, the last error is reported instead."""
     import daytona
 
     delay = 1.0
@@ -109,6 +113,8 @@ def call(
                 raise translate(exc, action) from None
             wait = _retry_after(exc)
             wait = min(MAX_DELAY, wait if wait is not None else delay * (1 + random.random() / 4))
+            if deadline is not None and time.monotonic() + wait >= deadline:
+                raise translate(exc, action) from None
             log.info(
                 "Daytona %s: %s; retry %d/%d in %.1fs",
                 action,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import tarfile
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from ...domain.models import (
     REMOTE_PATH,
     BackendCapabilities,
     BackendType,
+    BindMount,
     CreateRequest,
     ProviderOperation,
     ProvisionedWorkspace,
@@ -28,6 +31,7 @@ from ...domain.models import (
     WorkspaceStatus,
 )
 from ...domain.progress import Progress
+from ...domain.recovery import FoundResource
 from . import engine
 from .image_builder import ensure_image
 
@@ -41,7 +45,7 @@ PORT_ATTEMPTS = 3
 _STATUS = {
     "created": WorkspaceStatus.STOPPED,
     "running": WorkspaceStatus.RUNNING,
-    "paused": WorkspaceStatus.STOPPED,
+    "paused": WorkspaceStatus.PAUSED,
     "restarting": WorkspaceStatus.STARTING,
     "removing": WorkspaceStatus.DELETING,
     "exited": WorkspaceStatus.STOPPED,
@@ -72,6 +76,17 @@ def _gitconfig(settings: dict[str, str]) -> str:
     return "".join(
         f"[{section}]\n" + "\n".join(lines) + "\n" for section, lines in sections.items()
     )
+
+
+def _mount_spec(bind: BindMount) -> dict[str, Any]:
+    """A bind in the engine's Mounts form: any character in a path (``:`` too) is taken literally,
+    and a missing source is an error instead of a folder the engine creates as root."""
+    return {
+        "Type": "bind",
+        "Source": str(bind.source),
+        "Target": bind.target,
+        "ReadOnly": bind.read_only,
+    }
 
 
 def _owner_of(path: Path) -> tuple[int, int]:
@@ -143,6 +158,7 @@ class DockerBackend:
         self, request: CreateRequest, keys: ProvisionKeys, progress: Progress
     ) -> ProvisionedWorkspace:
         client = self._docker()
+        self._check_cpus(client, request.resources.cpu)
         base = request.image or self._base_image
         progress.step("image", f"Preparing workspace image (base {base})")
         with self._lock("image-build"):  # parallel creates build the image once, not N times
@@ -177,6 +193,20 @@ class DockerBackend:
             metadata={"container_name": self.container_name(request.name)},
         )
 
+    def _check_cpus(self, client: Any, cpu: float | None) -> None:
+        """A CPU limit above the engine's CPU count is refused by runc at start: say so up front."""
+        if not cpu:
+            return
+        info = engine.translate(client.info, "read the engine's CPU count")
+        available = int(info.get("NCPU") or 0)
+        if available and cpu > available:
+            raise NexusError(
+                ErrorCode.INVALID_ARGUMENT,
+                f"a CPU limit of {cpu:g} is more than the Docker engine has "
+                f"(at most {available} CPUs)",
+                f"Ask for at most {available} CPUs.",
+            )
+
     def _published_ports(self, client: Any) -> set[int]:
         containers = engine.translate(
             lambda: client.containers.list(
@@ -197,20 +227,18 @@ class DockerBackend:
         self, client: Any, request: CreateRequest, keys: ProvisionKeys, tag: str, port: int
     ) -> Any:
         source = request.source_path
-        volumes: dict[str, dict[str, str]] = {}
+        binds: list[BindMount] = []
         environment = {"NEXUS_WORKSPACE": request.name}
         if source is not None:
-            volumes[str(source)] = {"bind": REMOTE_PATH, "mode": "rw"}
+            binds.append(BindMount(source=source, target=REMOTE_PATH))
             uid, gid = _owner_of(source)
             environment.update({"NEXUS_UID": str(uid), "NEXUS_GID": str(gid)})
-        for extra in request.extra_mounts:
-            volumes[str(extra)] = {"bind": str(extra), "mode": "rw"}
-        for readonly in request.readonly_mounts:
-            volumes[str(readonly)] = {"bind": str(readonly), "mode": "ro"}
+        binds += request.mounts
         labels = {
             LABEL_WORKSPACE: request.name,
             LABEL_INSTALLATION: self._installation_id,
             **{f"{LABEL_USER_PREFIX}{k}": v for k, v in request.labels.items()},
+            **request.record_labels,  # what a lost state store is rebuilt from
         }
         limits: dict[str, Any] = {}
         if request.resources.cpu:
@@ -225,7 +253,7 @@ class DockerBackend:
                 labels=labels,
                 environment={**environment, **request.env},
                 ports={"22/tcp": ("127.0.0.1", port)},
-                volumes=volumes,
+                mounts=[_mount_spec(bind) for bind in binds],
                 working_dir=REMOTE_PATH,
                 restart_policy={"Name": "unless-stopped"},
                 detach=True,
@@ -263,6 +291,10 @@ class DockerBackend:
     async def start(self, workspace: Workspace, progress: Progress) -> None:
         def _start() -> None:
             container = self._require_container(workspace)
+            if container.status == "paused":  # frozen, not stopped: `docker start` refuses it
+                progress.step("start", f"Resuming paused container {container.name}")
+                engine.translate(container.unpause, "resume the paused workspace container")
+                return
             progress.step("start", f"Starting container {container.name}")
             engine.translate(container.start, "start the workspace container")
 
@@ -310,6 +342,7 @@ class DockerBackend:
 
     async def get_statuses(self, workspaces: list[Workspace]) -> dict[str, WorkspaceStatus]:
         def _statuses() -> dict[str, WorkspaceStatus]:
+            self.seen_workspaces = None  # a read that fails says nothing about the engine
             client = self._docker()
             # one API call, summaries only (no per-container inspect that a concurrent delete breaks)
             summaries = engine.translate(
@@ -322,6 +355,7 @@ class DockerBackend:
                 (s.get("Labels") or {}).get(LABEL_WORKSPACE): str(s.get("State", ""))
                 for s in summaries
             }
+            self.seen_workspaces = {name for name in states if name}  # see unrecorded()
             return {
                 ws.name: _STATUS.get(states[ws.name], WorkspaceStatus.UNKNOWN)
                 if ws.name in states
@@ -353,6 +387,95 @@ class DockerBackend:
         self, workspace: Workspace | None, operation: ProviderOperation
     ) -> Any:
         raise provider_operation_unavailable(operation.type, self.type.value)
+
+    # ---- recovery ----------------------------------------------------------------------------
+    # names on this installation's containers, as the last get_statuses read them; None when it
+    # failed (reset at the start of each read: a long-lived process never sees an older one's)
+    seen_workspaces: set[str] | None = None
+
+    def unrecorded(self, recorded: set[str]) -> list[str]:
+        """Workspaces whose containers the last status read saw but which have no record."""
+        return sorted((self.seen_workspaces or set()) - recorded)
+
+    async def list_resources(self) -> list[FoundResource]:
+        """Every container of this installation, with what rebuilding its record needs."""
+
+        def _list() -> list[FoundResource]:
+            client = self._docker()
+            containers = engine.translate(
+                lambda: client.containers.list(
+                    all=True,
+                    filters={"label": f"{LABEL_INSTALLATION}={self._installation_id}"},
+                    ignore_removed=True,
+                ),
+                "list containers",
+            )
+            return [_found(container) for container in containers]
+
+        return await run_blocking(_list)
+
+    async def read_host_key(self, backend_id: str) -> str | None:
+        """The public host key a container's sshd serves (installed by Nexus at create)."""
+
+        def _read() -> str | None:
+            container = engine.translate(
+                lambda: engine.container_or_none(self._docker(), backend_id), "inspect a container"
+            )
+            if container is None:
+                return None
+            stream, _ = engine.translate(
+                lambda: container.get_archive("/etc/ssh/nexus/ssh_host_ed25519_key.pub"),
+                "read the host key",
+            )
+            with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+                member = tar.next()
+                handle = tar.extractfile(member) if member is not None else None
+                return handle.read().decode().strip() if handle is not None else None
+
+        return await run_blocking(_read)
+
+
+def _found(container: Any) -> FoundResource:
+    attrs = container.attrs
+    labels = dict((attrs.get("Config") or {}).get("Labels") or {})
+    bindings = (attrs.get("HostConfig") or {}).get("PortBindings") or {}
+    ports = [
+        int(bind["HostPort"])
+        for bind in bindings.get("22/tcp") or []
+        if str(bind.get("HostPort", "")).isdigit()
+    ]
+    created: datetime | None = None
+    with contextlib.suppress(ValueError, TypeError):
+        created = datetime.fromisoformat(str(attrs.get("Created", ""))[:26].rstrip("Z"))
+        created = created.replace(tzinfo=UTC)
+    state = str((attrs.get("State") or {}).get("Status", ""))
+    return FoundResource(
+        name=labels.get(LABEL_WORKSPACE, ""),
+        backend=BackendType.DOCKER,
+        backend_id=container.id,
+        resource_name=container.name,
+        labels=labels,
+        status=_STATUS.get(state, WorkspaceStatus.UNKNOWN),
+        image=(attrs.get("Config") or {}).get("Image"),
+        ssh_port=ports[0] if ports else None,
+        created_at=created,
+        metadata={"container_name": container.name},
+    )
+
+
+def installations_on_engine(host: str | None) -> dict[str, set[str]]:
+    """Installation id -> workspace names, over every Nexus container on the engine."""
+    client = engine.connect(host)
+    summaries = engine.translate(
+        lambda: client.api.containers(all=True, filters={"label": LABEL_INSTALLATION}),
+        "list containers",
+    )
+    found: dict[str, set[str]] = {}
+    for summary in summaries:
+        labels = summary.get("Labels") or {}
+        if labels.get(LABEL_INSTALLATION) and labels.get(LABEL_WORKSPACE):
+            found.setdefault(labels[LABEL_INSTALLATION], set()).add(labels[LABEL_WORKSPACE])
+    return found
 
 
 def stats_from_engine(raw: dict[str, Any]) -> ResourceStats:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
+import re
 import tarfile
 from importlib import resources
 from typing import Any
 
 from ...domain.errors import ErrorCode, NexusError
 from ...domain.progress import Progress
+
+log = logging.getLogger(__name__)
 
 IMAGE_REPOSITORY = "nexus-workspace"
 _IMAGE_FILES = ("Dockerfile", "sshd_config", "entrypoint.sh")
@@ -39,19 +43,83 @@ def _context_tar(files: dict[str, bytes]) -> io.BytesIO:
     return buffer
 
 
+_NOT_FOUND_HINT = (
+    "Pull it (`docker pull {image}`) or build it, then retry; or choose another with --image "
+    "or `nexus config set backends.docker.base_image IMAGE` (a Debian-based image)."
+)
+
+
+def _image_error(exc: Exception) -> str:
+    import docker.errors
+
+    text = exc.explanation if isinstance(exc, docker.errors.APIError) else None
+    return str(text or exc).strip().splitlines()[0][:300] if str(text or exc).strip() else ""
+
+
+def _invalid_reference(base_image: str, detail: str) -> NexusError:
+    return NexusError(
+        ErrorCode.IMAGE_INVALID,
+        f"'{base_image}' is not a valid image reference: {detail}",
+        "Use a reference like `debian:bookworm-slim` or `registry.example.com/team/image:tag` "
+        "(lowercase repository name).",
+    )
+
+
+def _base_image(client: Any, base_image: str, progress: Progress) -> Any:
+    """The base image from the engine; pulled once if the engine lacks it."""
+    import docker.errors
+
+    try:
+        return client.images.get(base_image)
+    except docker.errors.ImageNotFound:
+        pass
+    except docker.errors.APIError as exc:
+        # the engine answers 400 for a malformed reference ("invalid reference format")
+        if exc.status_code == 400 or "invalid reference" in _image_error(exc):
+            raise _invalid_reference(base_image, _image_error(exc)) from None
+        raise NexusError(
+            ErrorCode.DOCKER_ERROR,
+            f"Docker failed to look up image '{base_image}': {_image_error(exc)}",
+            "Check `docker info` and the engine's log.",
+        ) from None
+    progress.step("image", f"Pulling base image {base_image}")
+    try:
+        client.api.pull(base_image)  # a tag, a digest, or `latest` when neither is given
+        return client.images.get(base_image)
+    except docker.errors.APIError as exc:
+        detail = _image_error(exc)
+        if exc.status_code == 400 or "invalid reference" in detail or "invalid tag" in detail:
+            raise _invalid_reference(base_image, detail) from None
+        raise NexusError(
+            ErrorCode.IMAGE_NOT_FOUND,
+            f"image '{base_image}' is not on the Docker engine and could not be pulled"
+            + (f": {detail}" if detail else ""),
+            _NOT_FOUND_HINT.format(image=base_image),
+        ) from None
+
+
+_LAYER = re.compile(r"---> ([0-9a-f]{12,64})")
+
+
+def _remove_layers(client: Any, layers: list[str], base_id: str) -> None:
+    """After a failed build: remove the untagged layers it made, newest first (never the base,
+    never a tagged image, never one another image still needs: the engine refuses those)."""
+    for layer in reversed(layers):
+        if base_id.removeprefix("sha256:").startswith(layer):
+            continue
+        try:
+            if client.images.get(layer).tags:
+                continue
+            client.images.remove(layer, noprune=False)
+        except Exception as exc:  # best effort: the build error is what the user needs
+            log.debug("could not remove build layer %s: %s", layer, exc)
+
+
 def ensure_image(client: Any, base_image: str, progress: Progress) -> str:
     """Return the tag of the workspace image for ``base_image``, building it if the engine lacks it."""
     import docker.errors
 
-    try:
-        base = client.images.get(base_image)
-    except docker.errors.ImageNotFound:
-        raise NexusError(
-            ErrorCode.IMAGE_BUILD_FAILED,
-            f"base image '{base_image}' is not on the Docker engine",
-            f"Run `docker pull {base_image}`, or choose another with "
-            "`nexus config set backends.docker.base_image IMAGE` (a Debian-based image).",
-        ) from None
+    base = _base_image(client, base_image, progress)
     files = _image_files()
     tag = image_tag(base.id, files)
     try:
@@ -61,6 +129,8 @@ def ensure_image(client: Any, base_image: str, progress: Progress) -> str:
         pass
     progress.step("image", f"Building workspace image {tag} (once per base image)")
     log_tail: list[str] = []
+    made: list[str] = []  # layers this build made (not the base, not reused from the cache)
+    cached = False
     try:
         stream = client.api.build(
             fileobj=_context_tar(files),
@@ -75,6 +145,7 @@ def ensure_image(client: Any, base_image: str, progress: Progress) -> str:
         )
         for event in stream:
             if "error" in event:
+                _remove_layers(client, made, base.id)
                 raise NexusError(
                     ErrorCode.IMAGE_BUILD_FAILED,
                     f"building the workspace image failed: {event['error'].strip()}",
@@ -85,7 +156,14 @@ def ensure_image(client: Any, base_image: str, progress: Progress) -> str:
                 log_tail = [*log_tail[-20:], line]
                 if line.startswith("Step "):
                     progress.detail(line)
+                elif line == "---> Using cache":
+                    cached = True
+                elif layer := _LAYER.fullmatch(line):
+                    if not cached:
+                        made.append(layer.group(1))
+                    cached = False
     except docker.errors.APIError as exc:
+        _remove_layers(client, made, base.id)
         raise NexusError(
             ErrorCode.IMAGE_BUILD_FAILED,
             f"building the workspace image failed: {exc.explanation or exc}",

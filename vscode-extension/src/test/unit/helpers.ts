@@ -80,6 +80,7 @@ export function workspace(name: string, over: Partial<Workspace> = {}): Workspac
         labels: {},
         createdAt: '2026-01-01T00:00:00Z',
         updatedAt: '2026-01-01T00:00:00Z',
+        forwardAgent: false,
         ...over,
     };
 }

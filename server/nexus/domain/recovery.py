@@ -1,0 +1,25 @@
+"""What a backend reports about a workspace resource it holds, for rebuilding a lost record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .models import BackendType, WorkspaceStatus
+
+
+@dataclass
+class FoundResource:
+    """A container or sandbox of this installation, as its backend lists it."""
+
+    name: str  # the workspace name (label nexus.workspace)
+    backend: BackendType
+    backend_id: str
+    resource_name: str
+    labels: dict[str, str]
+    status: WorkspaceStatus
+    image: str | None = None
+    ssh_port: int | None = None
+    created_at: datetime | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
