@@ -162,8 +162,13 @@ class StateStore:
         # Switching to WAL needs an exclusive lock for a moment and SQLite answers "locked" at
         # once (no busy wait) while another process creates or migrates the same new file.
         _retry_locked(self._enable_wal)
-        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-        if version == 0 and self._conn.execute("SELECT 1 FROM sqlite_master").fetchone():
+        # one statement, one snapshot: another process may be creating this very file, and two
+        # reads could see its schema without its version
+        version, has_tables = self._conn.execute(
+            "SELECT (SELECT user_version FROM pragma_user_version()),"
+            " EXISTS (SELECT 1 FROM sqlite_master)"
+        ).fetchone()
+        if version == 0 and has_tables:
             raise store_broken(self.path, "a database, but not a Nexus state store")
         _retry_locked(self._migrate)
         for table in ("meta", "workspaces", "ports"):  # a valid file of another program
