@@ -14,7 +14,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..domain.errors import ErrorCode, NexusError
-from ..domain.models import SSHConnection
+
+if TYPE_CHECKING:
+    from ..domain.models import SSHConnection
 
 if TYPE_CHECKING:
     import asyncssh

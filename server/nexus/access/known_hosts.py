@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from ..domain.models import Workspace
 from ..fsutil import write_if_changed
 from ..paths import NexusPaths, ensure_dir
 from .keys import public_key_body
+
+if TYPE_CHECKING:
+    from ..domain.models import Workspace
 
 
 def render_known_hosts(workspaces: Iterable[Workspace]) -> str:

@@ -2,6 +2,9 @@
 
 The *raw* file (with ``${VAR}`` placeholders) is what ``config set`` edits and writes back; the
 *effective* config is the raw file with placeholders expanded and env overrides (PRD §5.3) applied.
+
+YAML and the pydantic schema are imported where a file is read or a config validated, so a
+command that never looks at the config does not pay for them.
 """
 
 from __future__ import annotations
@@ -12,19 +15,23 @@ import re
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import yaml
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from ..domain.errors import ErrorCode, NexusError
 from ..fsutil import atomic_write
 from ..locking import file_lock
 from ..paths import NexusPaths
 from ..redact import register_secret
-from .schema import SECRET_KEYS, NexusConfig
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from .schema import NexusConfig
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+# the keys whose values are secrets (masked in output, never logged)
+SECRET_KEYS = frozenset({"backends.daytona.api_key"})
 
 # env var -> dotted key it overrides (PRD §5.3)
 ENV_OVERRIDES: dict[str, str] = {
@@ -138,10 +145,17 @@ class ConfigManager:
     def path(self) -> Path:
         return self.paths.config_file
 
+    def is_default(self) -> bool:
+        """No config file and no environment override: the effective config is the schema's
+        defaults, known without reading or validating anything."""
+        return not self.path.exists() and not any(self.env.get(var) for var in ENV_OVERRIDES)
+
     # ---- raw file ----------------------------------------------------------------------------
     def read_raw(self) -> dict[str, Any]:
         if not self.path.exists():
             return {"version": "2"}
+        import yaml
+
         try:
             loaded = yaml.safe_load(self._read_text()) or {}
         except yaml.YAMLError as exc:
@@ -173,6 +187,8 @@ class ConfigManager:
             ) from None
 
     def _migrate_file(self, raw: dict[str, Any]) -> dict[str, Any]:
+        import yaml
+
         with file_lock(self.paths.lock("config")):
             backup = self.path.with_name(self.path.name + ".v1.bak")
             if backup.exists():  # never overwrite an earlier backup
@@ -185,6 +201,8 @@ class ConfigManager:
         return migrated
 
     def write_raw(self, raw: dict[str, Any]) -> None:
+        import yaml
+
         atomic_write(self.path, yaml.safe_dump(raw, sort_keys=False), mode=0o600)
 
     # ---- effective config --------------------------------------------------------------------
@@ -197,6 +215,10 @@ class ConfigManager:
         return data  # type: ignore[no-any-return]
 
     def _validate(self, raw: dict[str, Any]) -> NexusConfig:
+        from pydantic import ValidationError
+
+        from .schema import NexusConfig
+
         try:
             config = NexusConfig.model_validate(self._effective_dict(raw))
             register_secret(config.backends.daytona.api_key)  # never in a log line or message
@@ -219,6 +241,10 @@ class ConfigManager:
         return mask_secrets(value, key)
 
     def set(self, key: str, text: str) -> Any:
+        import yaml
+
+        from .schema import NexusConfig
+
         defaults = NexusConfig().model_dump(mode="json")
         try:
             _get_path(defaults, key)

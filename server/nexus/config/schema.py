@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..domain.models import BackendType
+from ..domain.kinds import BackendType
+from .loader import SECRET_KEYS as SECRET_KEYS
 
 IdeName = Literal["code", "cursor", "code-insiders", "codium"]
 IdeMode = Literal["remote-ssh", "local"]
@@ -100,6 +101,3 @@ class NexusConfig(Section):
     sync: SyncSettings = Field(default_factory=SyncSettings)
     ssh: SshSettings = Field(default_factory=SshSettings)
     backends: BackendsSettings = Field(default_factory=BackendsSettings)
-
-
-SECRET_KEYS = frozenset({"backends.daytona.api_key"})

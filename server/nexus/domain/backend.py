@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Set as AbstractSet
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from .models import (
-    BackendCapabilities,
-    BackendType,
-    CreateRequest,
-    ProviderOperation,
-    ProvisionedWorkspace,
-    ProvisionKeys,
-    ResourceStats,
-    SSHConnection,
-    Workspace,
-    WorkspaceStatus,
-)
-from .progress import Progress
+from .kinds import BackendType, WorkspaceStatus
+
+if TYPE_CHECKING:
+    from .models import (
+        BackendCapabilities,
+        CreateRequest,
+        ProviderOperation,
+        ProvisionedWorkspace,
+        ProvisionKeys,
+        ResourceStats,
+        SSHConnection,
+        Workspace,
+    )
+    from .progress import Progress
 
 
 class PortAllocator(Protocol):

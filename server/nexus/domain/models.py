@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from enum import StrEnum
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-REMOTE_PATH = "/workspace"
-SSH_ALIAS_PREFIX = "nexus-"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
-
-
-def ssh_alias(name: str) -> str:
-    return f"{SSH_ALIAS_PREFIX}{name}"
+from .kinds import REMOTE_PATH as REMOTE_PATH
+from .kinds import SSH_ALIAS_PREFIX as SSH_ALIAS_PREFIX
+from .kinds import TRANSITIONAL as TRANSITIONAL
+from .kinds import BackendType as BackendType
+from .kinds import WorkspaceStatus as WorkspaceStatus
+from .kinds import remote_uri as remote_uri
+from .kinds import ssh_alias as ssh_alias
+from .kinds import utcnow as utcnow
 
 
 class Model(BaseModel):
@@ -29,34 +26,6 @@ class Model(BaseModel):
 
     def to_json_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)
-
-
-class BackendType(StrEnum):
-    DOCKER = "docker"
-    DAYTONA = "daytona"
-
-
-class WorkspaceStatus(StrEnum):
-    CREATING = "creating"
-    STARTING = "starting"
-    RUNNING = "running"
-    STOPPING = "stopping"
-    STOPPED = "stopped"
-    PAUSED = "paused"  # frozen by the engine (`docker pause`): `start` resumes it
-    DELETING = "deleting"
-    ERROR = "error"
-    MISSING = "missing"  # the backend no longer has it (removed behind Nexus's back)
-    UNKNOWN = "unknown"  # the backend could not be asked
-
-
-TRANSITIONAL = frozenset(
-    {
-        WorkspaceStatus.CREATING,
-        WorkspaceStatus.STARTING,
-        WorkspaceStatus.STOPPING,
-        WorkspaceStatus.DELETING,
-    }
-)
 
 
 class Resources(Model):
@@ -214,8 +183,3 @@ class OpenTarget(Model):
     mode: str  # "remote-ssh" | "local"
     uri: str
     local_path: str | None = None
-
-
-def remote_uri(alias: str, path: str) -> str:
-    """``vscode-remote://ssh-remote+<alias><path>``: a bare alias, no ``user@`` in the authority."""
-    return f"vscode-remote://ssh-remote+{alias}{path if path.startswith('/') else '/' + path}"

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .models import BackendType, WorkspaceStatus
+from .kinds import BackendType, WorkspaceStatus
 
 
 @dataclass

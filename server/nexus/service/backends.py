@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from ..config.schema import NexusConfig
-from ..domain.backend import Backend
+from typing import TYPE_CHECKING
+
 from ..domain.errors import ErrorCode, NexusError
-from ..domain.models import BackendCapabilities, BackendType
+from ..domain.kinds import BackendType
 from ..locking import file_lock
 from ..paths import NexusPaths
 from ..store import StateStore
+
+if TYPE_CHECKING:
+    from ..config.schema import NexusConfig
+    from ..domain.backend import Backend
+    from ..domain.models import BackendCapabilities
 
 
 class BackendRegistry:

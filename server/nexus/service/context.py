@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import logging
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from ..config.loader import ConfigManager
-from ..config.schema import NexusConfig
 from ..domain.errors import NexusError
+from ..domain.kinds import BackendType
 from ..paths import NexusPaths
 from ..store import StateStore
 from .backends import BackendRegistry
+
+if TYPE_CHECKING:
+    from ..config.schema import NexusConfig
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +27,13 @@ class NexusContext:
     @cached_property
     def config(self) -> NexusConfig:
         return self.config_manager.load()
+
+    def backend_enabled(self, backend: BackendType) -> bool:
+        """Whether the config enables ``backend``; with no config file and no override set, the
+        default (every backend enabled) without loading the config."""
+        if "config" not in self.__dict__ and self.config_manager.is_default():
+            return True
+        return bool(getattr(self.config.backends, backend.value).enabled)
 
     @cached_property
     def store(self) -> StateStore:

@@ -7,6 +7,7 @@ import shlex
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..access.known_hosts import write_known_hosts
 from ..access.ssh_config import render_config, uses_token, write_config, write_token_files
@@ -19,9 +20,12 @@ from ..access.user_ssh_config import (
 )
 from ..access.user_ssh_scan import Override, alias_definitions, check_effective
 from ..domain.errors import ErrorCode, NexusError
-from ..domain.models import Workspace, WorkspaceStatus
+from ..domain.kinds import WorkspaceStatus
 from ..locking import file_lock
 from .context import NexusContext
+
+if TYPE_CHECKING:
+    from ..domain.models import Workspace
 
 log = logging.getLogger(__name__)
 

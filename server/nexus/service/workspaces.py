@@ -12,29 +12,14 @@ import os
 import signal
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..access import exec as ssh_exec
 from ..access.keys import ensure_client_key, generate_ed25519, kept_host_public_key
 from ..asyncutil import run_blocking
 from ..domain.backend import Backend
 from ..domain.errors import ErrorCode, NexusError, workspace_not_running
-from ..domain.models import (
-    REMOTE_PATH,
-    TRANSITIONAL,
-    BackendCapabilities,
-    BackendType,
-    ConnectionInfo,
-    CreateRequest,
-    OpenTarget,
-    ProvisionKeys,
-    Resources,
-    ResourceStats,
-    SSHConnection,
-    Workspace,
-    WorkspaceStatus,
-    remote_uri,
-)
+from ..domain.kinds import REMOTE_PATH, TRANSITIONAL, BackendType, WorkspaceStatus, remote_uri
 from ..domain.names import validate_name
 from ..domain.progress import NullProgress, Progress
 from ..fsutil import atomic_write
@@ -43,8 +28,20 @@ from ..paths import ensure_dir
 from ..store import StateStore
 from ..vcs import isolation, worktree
 from .context import NexusContext
-from .recovery import record_labels
 from .ssh_files import SshFiles
+
+if TYPE_CHECKING:
+    from ..domain.models import (
+        BackendCapabilities,
+        ConnectionInfo,
+        CreateRequest,
+        OpenTarget,
+        ProvisionKeys,
+        Resources,
+        ResourceStats,
+        SSHConnection,
+        Workspace,
+    )
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +149,8 @@ class WorkspaceService:
         return self._store.get(validate_name(name))
 
     def _resolve_resources(self, options: CreateOptions, backend: BackendType) -> Resources:
+        from ..domain.models import Resources
+
         defaults = getattr(self.ctx.config.backends, backend.value).default_resources
         return Resources(
             cpu=options.cpu if options.cpu is not None else (defaults.cpu if defaults else None),
@@ -190,6 +189,8 @@ class WorkspaceService:
         return path.resolve()
 
     def _new_keys(self, name: str) -> ProvisionKeys:
+        from ..domain.models import ProvisionKeys
+
         _, client_public = ensure_client_key(self.ctx.paths)
         host = generate_ed25519(f"nexus-{name}")
         key_file = ensure_dir(self.ctx.paths.host_keys_dir) / f"{name}_ed25519"
@@ -206,6 +207,9 @@ class WorkspaceService:
 
     # ---- create ------------------------------------------------------------------------------
     async def create(self, options: CreateOptions, progress: Progress | None = None) -> Workspace:
+        from ..domain.models import CreateRequest, Workspace
+        from .recovery import record_labels
+
         progress = progress or NullProgress()
         name = validate_name(options.name)
         if not options.force_alias:
@@ -682,6 +686,8 @@ class WorkspaceService:
 
     async def connection_info(self, name: str) -> ConnectionInfo:
         """Everything an editor needs for Remote-SSH; the ssh files are current when this returns."""
+        from ..domain.models import ConnectionInfo
+
         workspace = self.get(name)
         conn = await self.connection(workspace)
         alias = workspace.ssh_alias
@@ -704,6 +710,8 @@ class WorkspaceService:
 
         The mode comes from ``mode``, else config ``workspace.ide_mode[<backend>]``.
         """
+        from ..domain.models import OpenTarget
+
         workspace = self.get(name)
         chosen = mode or self.ctx.config.workspace.ide_mode.get(workspace.backend, "remote-ssh")
         if chosen not in ("remote-ssh", "local"):
@@ -914,15 +922,16 @@ class WorkspaceService:
         the engine call ``list`` made anyway. Without that call (no Docker record at all) the
         engine is asked only when this home keeps host keys of workspaces it has no record of."""
         recorded = {ws.name for ws in self._store.list()}
-        if not self.ctx.config.backends.docker.enabled:
+        if not self.ctx.backend_enabled(BackendType.DOCKER):
             return ()
+        if not engine_read:
+            keys = self.ctx.paths.host_keys_dir
+            names = {p.name.removesuffix("_ed25519") for p in keys.glob("*_ed25519")}
+            if not names - recorded:
+                return ()
         try:
             backend: Any = self._backend(BackendType.DOCKER)
             if not engine_read:
-                keys = self.ctx.paths.host_keys_dir
-                names = {p.name.removesuffix("_ed25519") for p in keys.glob("*_ed25519")}
-                if not names - recorded:
-                    return ()
                 await backend.get_statuses([])
             return tuple(backend.unrecorded(recorded))
         except NexusError:

@@ -21,19 +21,24 @@ from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..domain.errors import ErrorCode, NexusError, workspace_not_found
-from ..domain.models import TRANSITIONAL, BackendType, Resources, Workspace, WorkspaceStatus, utcnow
+from ..domain.kinds import TRANSITIONAL, BackendType, WorkspaceStatus, utcnow
 from ..fsutil import atomic_write
 from ..ownership import current_owner
 from ..paths import NexusPaths
 from .migrations import MIGRATIONS
 
+if TYPE_CHECKING:
+    from ..domain.models import Workspace
+
 _JSON_FIELDS = ("resources", "labels", "metadata")
 
 
 def _row_to_workspace(row: sqlite3.Row, ports: dict[str, int]) -> Workspace:
+    from ..domain.models import Resources, Workspace  # pydantic: only once there is a row
+
     data = dict(row)
     return Workspace(
         name=data["name"],
@@ -366,6 +371,8 @@ class StateStore:
 
     def update(self, name: str, **changes: Any) -> Workspace:
         """Change some fields of one row in one transaction (other fields untouched)."""
+        from ..domain.models import Resources
+
         columns: dict[str, Any] = {}
         for key, value in changes.items():
             if key in _JSON_FIELDS:

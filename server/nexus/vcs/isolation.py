@@ -27,9 +27,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..domain.models import BindMount
 from .worktree import Worktree
+
+if TYPE_CHECKING:
+    from ..domain.models import BindMount
 
 WRITABLE_STORES = ("objects", "refs", "logs")
 PINNED_ADMIN_FILES = ("commondir", "gitdir", "config.worktree")
@@ -69,6 +72,8 @@ def _alternates(objects: Path) -> list[Path]:
 
 def worktree_mounts(tree: Worktree, workspace_root: str) -> list[BindMount]:
     """The binds for a worktree workspace (its folder itself is bound at ``workspace_root``)."""
+    from ..domain.models import BindMount
+
     common, admin = tree.common_dir, tree.admin_dir
     for store in WRITABLE_STORES:
         _ensure_owned(common / store, common, directory=True)
@@ -126,6 +131,8 @@ def git_dirs_under(folder: Path) -> Iterator[Path]:
 
 def folder_mounts(source: Path, workspace_root: str) -> list[BindMount]:
     """The binds for a plain folder: every repository's git data in it is read-only."""
+    from ..domain.models import BindMount
+
     return [
         BindMount(
             source=git_dir,
