@@ -1,56 +1,80 @@
-"""Entry point: runs the typer app and turns every failure into ``CODE: message`` + resolution."""
+"""Entry point: runs the typer app and turns every failure into ``CODE: message`` + resolution.
+
+Start-up is kept cheap: the typer app (``nexus.cli.app``) is built only when a command needs
+it, its command groups are imported on demand, and `version` and a plain `workspace list` run
+without it.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import sys
-from typing import Any
-
-import typer
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from .. import redact
 from ..domain.errors import ErrorCode, ExitCode, NexusError
-from .config_cmd import config_app
-from .output import render_error
-from .ssh_config_cmd import ssh_config_app
-from .workspace import workspace_app
+from .output import print_json, render_error
 
-app = typer.Typer(
-    name="nexus",
-    help="Isolated workspaces on Docker and Daytona, reached over SSH.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-app.add_typer(workspace_app, name="workspace")
-app.add_typer(config_app, name="config")
-app.add_typer(ssh_config_app, name="ssh-config")
+if TYPE_CHECKING:
+    from ..domain.kinds import BackendType
 
 
-@app.command("version")
-def version(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
-    """Print the Nexus version."""
+def __getattr__(name: str) -> Any:
+    if name == "app":  # the typer app, built on first use (`nexus.cli.app`)
+        from .app import app
+
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def show_version(as_json: bool) -> None:
+    """`nexus version`."""
     from .. import __version__
 
     if as_json:
-        from .output import print_json
-
         print_json({"version": __version__})
     else:
-        typer.echo(f"nexus {__version__}")
+        sys.stdout.write(f"nexus {__version__}\n")
+        sys.stdout.flush()
 
 
-@app.command(
-    "sidecar",
-    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-    add_help_option=False,
-)
-def sidecar(ctx: typer.Context) -> None:
-    """Serve the editor sidecar (JSON-RPC on stdio); same as `nexus-sidecar`."""
-    from ..sidecar.main import main as sidecar_main
+def _plain_list(args: list[str]) -> tuple[BackendType | None, bool] | None:
+    """The options of `workspace list ARGS` when they are plain: at most one ``--json`` and one
+    ``--backend-filter`` with a valid backend; None for anything else."""
+    from ..domain.kinds import BackendType
 
-    sidecar_main(list(ctx.args))
+    backend: BackendType | None = None
+    as_json = seen_backend = False
+    rest = iter(args)
+    for arg in rest:
+        if arg == "--json" and not as_json:
+            as_json = True
+            continue
+        option, eq, value = arg.partition("=")
+        if option != "--backend-filter" or seen_backend:
+            return None
+        if not eq:
+            value = next(rest, "")
+        if value not in {b.value for b in BackendType}:
+            return None
+        backend, seen_backend = BackendType(value), True
+    return backend, as_json
+
+
+def _fast_command(args: list[str]) -> Callable[[], None] | None:
+    """`version` and a plain `workspace list`, run without building the typer app (typer,
+    rich and pydantic are not imported for them); None for anything else (help, usage errors,
+    every other command), which typer parses as usual."""
+    if args in (["version"], ["version", "--json"]):
+        return partial(show_version, "--json" in args)
+    if args[:2] == ["workspace", "list"] and (options := _plain_list(args[2:])) is not None:
+        from .listing import list_workspaces
+
+        return partial(list_workspaces, *options)
+    return None
 
 
 def _wants_json(argv: list[str]) -> bool:
@@ -64,6 +88,8 @@ def click_errors() -> tuple[Any, Any]:
     installed ``click`` of another version is relied on."""
     import importlib
 
+    import typer
+
     module = importlib.import_module(typer.BadParameter.__module__)
     return module.ClickException, module.UsageError
 
@@ -71,6 +97,10 @@ def click_errors() -> tuple[Any, Any]:
 def _run_json(args: list[str]) -> None:
     """Run with ``--json``: a usage error (bad flag, missing argument) is the same JSON error
     object as any other failure, on stdout, with the usage exit code."""
+    import typer
+
+    from .app import app
+
     ClickException, UsageError = click_errors()
 
     try:
@@ -109,8 +139,14 @@ def main(argv: list[str] | None = None) -> None:
     redact.register_secret(os.environ.get("DAYTONA_API_KEY"))
     as_json = _wants_json(args)
     try:
+        fast = _fast_command(args)
+        if fast is not None:
+            fast()
+            sys.exit(0)
         if as_json:
             _run_json(args)
+        from .app import app
+
         app(args=args, prog_name="nexus")  # exits by itself on success and on usage errors
     except NexusError as error:
         render_error(error, as_json)

@@ -1,23 +1,51 @@
-"""Human output (rich, on stderr for progress) and machine output (``--json`` on stdout)."""
+"""Human output (rich, on stderr for progress) and machine output (``--json`` on stdout).
+
+rich is imported when human output is first printed, never for ``--json``.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 import time
-from typing import Any
-
-from rich.console import Console
-from rich.markup import escape
-from rich.status import Status
+from typing import TYPE_CHECKING, Any, cast
 
 from ..domain.errors import NexusError
 
-# emoji=False: text such as ":smile:" in a path or message is printed as is, never as an emoji.
-# Markup stays on for Nexus's own styling; anything user-provided is escaped or printed with
-# markup=False.
-stdout_console = Console(highlight=False, soft_wrap=True, emoji=False)
-stderr_console = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.status import Status
+
+
+class _LazyConsole:
+    """Stands for a rich ``Console`` and makes it on first use."""
+
+    def __init__(self, stderr: bool) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            # emoji=False: text such as ":smile:" in a path or message is printed as is, never
+            # as an emoji. Markup stays on for Nexus's own styling; anything user-provided is
+            # escaped or printed with markup=False.
+            self._console = Console(
+                stderr=self._stderr, highlight=False, soft_wrap=True, emoji=False
+            )
+        return getattr(self._console, name)
+
+
+stdout_console = cast("Console", _LazyConsole(stderr=False))
+stderr_console = cast("Console", _LazyConsole(stderr=True))
+
+
+def escape(text: str) -> str:
+    """``rich.markup.escape``: user-provided text printed with markup on."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 
 def print_json(data: Any) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import typer
-from rich.markup import escape
+from typing import TYPE_CHECKING
 
-from ..service.context import NexusContext
-from ..service.ssh_files import SshFiles
-from .output import print_json, stderr_console, stdout_console
+import typer
+
+from .output import escape, print_json, stderr_console, stdout_console
+
+if TYPE_CHECKING:
+    from ..service.ssh_files import SshFiles
 
 ssh_config_app = typer.Typer(
     help="The Nexus ssh config and its Include in ~/.ssh/config.", no_args_is_help=True
@@ -16,6 +18,9 @@ JSON_OPTION = typer.Option(False, "--json", help="Machine-readable output.")
 
 
 def _files() -> SshFiles:
+    from ..service.context import NexusContext
+    from ..service.ssh_files import SshFiles
+
     return SshFiles(NexusContext())
 
 
@@ -114,6 +119,7 @@ def renew(name: str = typer.Argument(...)) -> None:
     import logging
 
     from ..access.ssh_config import uses_token
+    from ..service.context import NexusContext
     from ..service.workspaces import WorkspaceService
 
     logging.disable(logging.CRITICAL)

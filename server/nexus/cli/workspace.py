@@ -1,73 +1,36 @@
-"""`nexus workspace …`: create, start, stop, delete, list, info, exec, ssh, shell."""
+"""`nexus workspace …`: create, start, stop, delete, list, info, exec, ssh, shell.
+
+Only typer and plain values are imported here; each command imports the services it uses.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import shlex
 import shutil
-import signal
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
-from ..access.user_ssh_config import InstallResult, InstallStatus
 from ..domain.errors import ErrorCode, ExitCode, NexusError
-from ..domain.models import BackendType, OpenTarget, Workspace, WorkspaceStatus
-from ..service.context import NexusContext
-from ..service.workspaces import (
-    CreateOptions,
-    DeleteResult,
-    WorkspaceInfo,
-    WorkspaceService,
-    create_interrupted,
-)
-from .output import CliProgress, print_json, stderr_console, stdout_console
-from .stdin_reader import stdin_is_data, stdin_stream
+from ..domain.kinds import BackendType, WorkspaceStatus
+from .listing import endpoint as _endpoint
+from .listing import list_workspaces
+from .listing import status_text as _status_text
+from .output import escape, print_json, stderr_console, stdout_console
+from .runner import run as _run
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from ..access.user_ssh_config import InstallResult
+    from ..domain.models import OpenTarget, Workspace
+    from ..service.workspaces import DeleteResult, WorkspaceInfo, WorkspaceService
 
 workspace_app = typer.Typer(help="Create, use and remove workspaces.", no_args_is_help=True)
 JSON_OPTION = typer.Option(False, "--json", help="Machine-readable output (stable schema).")
-
-_STATUS_STYLE = {
-    WorkspaceStatus.RUNNING: "green",
-    WorkspaceStatus.STOPPED: "yellow",
-    WorkspaceStatus.PAUSED: "yellow",
-    WorkspaceStatus.MISSING: "red",
-    WorkspaceStatus.ERROR: "red",
-    WorkspaceStatus.UNKNOWN: "dim",
-}
-
-
-def _run(work: Callable[[WorkspaceService], Coroutine[Any, Any, T]]) -> T:
-    """Run one use case; Ctrl-C, SIGTERM and SIGHUP cancel it, so it cleans up after itself."""
-    context = NexusContext()
-
-    async def main() -> T:
-        task = asyncio.current_task()
-        assert task is not None
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            loop.add_signal_handler(sig, task.cancel)
-        return await work(WorkspaceService(context))
-
-    try:
-        return asyncio.run(main())
-    except (asyncio.CancelledError, KeyboardInterrupt):
-        raise NexusError(
-            ErrorCode.CANCELLED,
-            "interrupted; what the operation had made was cleaned up",
-            "Run the command again when ready.",
-        ) from None
-    finally:
-        context.close()
 
 
 def _is_git_url(value: str) -> bool:
@@ -88,22 +51,6 @@ def _parse_labels(
             )
         labels[key] = value
     return labels
-
-
-def _status_text(ws: Workspace) -> str:
-    """The status, styled (markup), with the reason when the create never finished."""
-    text = ws.status.value
-    if ws.status is WorkspaceStatus.ERROR and create_interrupted(ws):
-        text += " (create interrupted)"
-    style = _STATUS_STYLE.get(ws.status, "")
-    return f"[{style}]{text}[/]" if style else text
-
-
-def _endpoint(ws: Workspace) -> str:
-    if not ws.ssh_port:
-        return "-"
-    user = ws.public_dict()["sshUser"]  # a token-based gateway's user name is a credential
-    return f"{user}@{ws.ssh_host}:{ws.ssh_port}" if user else f"{ws.ssh_host}:{ws.ssh_port}"
 
 
 def _print_workspace(ws: Workspace, title: str | None = None) -> None:
@@ -201,6 +148,10 @@ def create(
     Inside a git repository Nexus makes a worktree .worktree/NAME on a new branch nexus/NAME
     and mounts it at /workspace (git works inside the workspace too).
     """
+    from ..access.user_ssh_config import InstallStatus
+    from ..service.workspaces import CreateOptions
+    from .output import CliProgress
+
     options = CreateOptions(
         name=name,
         force_alias=allow_alias_shadowing,
@@ -250,6 +201,8 @@ def create(
 
 
 def _lifecycle(action: str, name: str, as_json: bool) -> None:
+    from .output import CliProgress
+
     async def work(service: WorkspaceService) -> Workspace:
         with CliProgress(quiet=as_json) as progress:
             method = service.start if action == "start" else service.stop
@@ -300,6 +253,7 @@ def delete(
     backend cannot remove the container/sandbox, the workspace is kept (fix the backend and
     retry, or use --forget).
     """
+    from .output import CliProgress
 
     async def work(service: WorkspaceService) -> DeleteResult:
         with CliProgress(quiet=as_json) as progress:
@@ -376,37 +330,7 @@ def list_(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """List workspaces with their live status."""
-
-    async def work(service: WorkspaceService) -> tuple[list[Workspace], tuple[str, ...]]:
-        listed = await service.list(backend_filter)
-        return listed, service.unrecorded
-
-    workspaces, unrecorded = _run(work)
-    if unrecorded:
-        stderr_console.print(
-            f"[yellow]note:[/] {len(unrecorded)} container(s) of this installation have no "
-            f"record ({escape(', '.join(unrecorded))}): run `nexus workspace recover`",
-            highlight=False,
-        )
-    if as_json:
-        print_json({"workspaces": [ws.public_dict() for ws in workspaces]})
-        return
-    if not workspaces:
-        stdout_console.print("No workspaces. Create one with [bold]nexus workspace create NAME[/].")
-        return
-    table = Table(box=None, pad_edge=False)
-    for column in ("NAME", "BACKEND", "STATUS", "BRANCH", "SSH", "PATH"):
-        table.add_column(column)
-    for ws in workspaces:
-        table.add_row(
-            ws.name,
-            ws.backend.value,
-            _status_text(ws),
-            escape(ws.branch or "-"),
-            escape(_endpoint(ws)),
-            escape(ws.local_path or "-"),
-        )
-    stdout_console.print(table)
+    list_workspaces(backend_filter, as_json)
 
 
 @workspace_app.command("info")
@@ -450,6 +374,8 @@ def exec_(
     One argument is run as a shell snippet (`exec ws -- 'ls | wc -l'`); several are passed exactly.
     Nexus's own failures exit 255, like ssh.
     """
+    from .stdin_reader import stdin_is_data, stdin_stream
+
     out_buffer = bytearray()
     err_buffer = bytearray()
 

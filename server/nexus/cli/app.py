@@ -1,0 +1,96 @@
+"""The typer command tree. Each command group's module is imported when that group is run,
+or when the top-level help lists it, never before."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator, MutableMapping
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+# name -> (module, attribute) of each command group, in the order the help lists them
+COMMAND_GROUPS: dict[str, tuple[str, str]] = {
+    "workspace": ("nexus.cli.workspace", "workspace_app"),
+    "config": ("nexus.cli.config_cmd", "config_app"),
+    "ssh-config": ("nexus.cli.ssh_config_cmd", "ssh_config_app"),
+}
+
+
+def load_group(name: str) -> Any:
+    """The click group of one command group, exactly as ``add_typer(…, name=name)`` makes it."""
+    module, attribute = COMMAND_GROUPS[name]
+    holder = typer.Typer(add_completion=False)
+    holder.add_typer(getattr(importlib.import_module(module), attribute), name=name)
+    return typer.main.get_group(holder).commands[name]
+
+
+class _Commands(MutableMapping[str, Any]):
+    """The commands of the top-level group: its own, then the command groups, each loaded on
+    first access. The names are known without loading anything (usage errors, suggestions)."""
+
+    def __init__(self, own: MutableMapping[str, Any]) -> None:
+        self._own = own
+        self._loaded: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name in self._own:
+            return self._own[name]
+        if name not in COMMAND_GROUPS:
+            raise KeyError(name)
+        if name not in self._loaded:
+            self._loaded[name] = load_group(name)
+        return self._loaded[name]
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self._own[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._own[name]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._own
+        yield from (name for name in COMMAND_GROUPS if name not in self._own)
+
+    def __len__(self) -> int:
+        return len(self._own) + sum(1 for name in COMMAND_GROUPS if name not in self._own)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._own or name in COMMAND_GROUPS
+
+
+class LazyGroup(TyperGroup):
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = _Commands(self.commands)
+
+
+app = typer.Typer(
+    name="nexus",
+    help="Isolated workspaces on Docker and Daytona, reached over SSH.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    cls=LazyGroup,
+)
+
+
+@app.command("version")
+def version(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """Print the Nexus version."""
+    from .main import show_version
+
+    show_version(as_json)
+
+
+@app.command(
+    "sidecar",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def sidecar(ctx: typer.Context) -> None:
+    """Serve the editor sidecar (JSON-RPC on stdio); same as `nexus-sidecar`."""
+    from ..sidecar.main import main as sidecar_main
+
+    sidecar_main(list(ctx.args))
