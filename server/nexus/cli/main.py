@@ -77,6 +77,20 @@ def _fast_command(args: list[str]) -> Callable[[], None] | None:
     return None
 
 
+def _run_fast(command: Callable[[], None]) -> None:
+    """Run a fast command with the exits typer gives any command: Ctrl-C exits 130 quietly, a
+    closed stdout (`nexus workspace list | head -0`) exits 1 quietly."""
+    try:
+        command()
+        sys.stdout.flush()
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush
+        sys.exit(1)
+    sys.exit(0)
+
+
 def _wants_json(argv: list[str]) -> bool:
     return "--json" in argv[: argv.index("--")] if "--" in argv else "--json" in argv
 
@@ -141,8 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         fast = _fast_command(args)
         if fast is not None:
-            fast()
-            sys.exit(0)
+            _run_fast(fast)
         if as_json:
             _run_json(args)
         from .app import app
