@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 HEAVY = ("docker", "asyncssh", "daytona", "pygls", "lsprotocol", "requests")
 # never needed to start the CLI, to print its version or to list workspaces as JSON
 NOT_AT_START = (*HEAVY, "pydantic", "pydantic_core", "yaml", "typer", "rich")
@@ -144,6 +146,21 @@ def test_help_and_other_commands_load_only_their_command_group(tmp_path: Path) -
     loaded = _run_cli(tmp_path, "workspace", "info", "--help")
     assert "nexus.cli.workspace" in loaded
     assert not {"nexus.cli.config_cmd", "nexus.cli.ssh_config_cmd"} & loaded
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("config", "list", "--json"),
+        ("ssh-config", "show", "--json"),
+        ("workspace", "info", "nope", "--json"),
+        ("workspace", "--help"),
+    ],
+)
+def test_commands_that_reach_no_backend_import_no_sdk(
+    tmp_path: Path, argv: tuple[str, ...]
+) -> None:
+    assert not _top(_run_cli(tmp_path, *argv)) & set(HEAVY)
 
 
 def test_help_lists_every_command(tmp_path: Path) -> None:
