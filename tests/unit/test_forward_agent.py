@@ -15,18 +15,11 @@ from nexus.service.context import NexusContext
 from nexus.service.workspaces import WorkspaceService
 from nexus.store import StateStore
 from nexus.store.migrations import MIGRATIONS
+from tests.factories import running_docker_workspace
 
 
 def running(name: str, port: int, *, forward_agent: bool = False) -> Workspace:
-    return Workspace(
-        name=name,
-        backend=BackendType.DOCKER,
-        status=WorkspaceStatus.RUNNING,
-        ssh_host="127.0.0.1",
-        ssh_port=port,
-        ssh_user="nexus",
-        forward_agent=forward_agent,
-    )
+    return running_docker_workspace(name, port, forward_agent=forward_agent)
 
 
 def forward_agent_lines(config: str) -> dict[str, str]:

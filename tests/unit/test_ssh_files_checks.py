@@ -16,25 +16,13 @@ import pytest
 
 from nexus.access.user_ssh_config import BEGIN_MARKER, render_block
 from nexus.domain.errors import ErrorCode, NexusError
-from nexus.domain.models import BackendType, Workspace, WorkspaceStatus
 from nexus.paths import NexusPaths
 from nexus.service.context import NexusContext
 from nexus.service.ssh_files import SshFiles
 from tests.conftest import NexusEnv
+from tests.factories import running_docker_workspace
 
-HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOJ0sqTsGbjSZ9Z0Oo4XfyFQ3kxGN6SJ3UNkvvAJRrHu"
-
-
-def workspace(name: str, port: int) -> Workspace:
-    return Workspace(
-        name=name,
-        backend=BackendType.DOCKER,
-        status=WorkspaceStatus.RUNNING,
-        ssh_host="127.0.0.1",
-        ssh_port=port,
-        ssh_user="nexus",
-        host_key=HOST_KEY,
-    )
+workspace = running_docker_workspace
 
 
 @pytest.fixture

@@ -20,10 +20,10 @@ from nexus.access.user_ssh_config import (
     without_block,
 )
 from nexus.domain.errors import ErrorCode, NexusError
-from nexus.domain.models import BackendType, Workspace, WorkspaceStatus
 from nexus.paths import NexusPaths
 from nexus.service.context import NexusContext
 from nexus.service.ssh_files import SshFiles
+from tests.factories import running_docker_workspace
 
 USER_HOSTS = ["alpha", "beta", "gamma"]
 
@@ -72,16 +72,7 @@ def ssh_g(config: Path, host: str) -> dict[str, str]:
     return resolved
 
 
-def make_store_workspace(name: str, port: int) -> Workspace:
-    return Workspace(
-        name=name,
-        backend=BackendType.DOCKER,
-        status=WorkspaceStatus.RUNNING,
-        ssh_host="127.0.0.1",
-        ssh_port=port,
-        ssh_user="nexus",
-        host_key="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOJ0sqTsGbjSZ9Z0Oo4XfyFQ3kxGN6SJ3UNkvvAJRrHu",
-    )
+make_store_workspace = running_docker_workspace
 
 
 @settings(
