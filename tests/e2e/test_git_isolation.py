@@ -107,6 +107,7 @@ def test_a_worktree_workspace_cannot_plant_anything_the_host_runs(
         f"{admin}/commondir",
         f"{admin}/gitdir",
         f"{common}/worktrees/other/commondir",
+        f"{common}/objects/info/alternates",  # would name host folders for later workspaces
         "/workspace/.git",
     ):
         tried = in_workspace(nexus_env, "iso", f"printf '{hook_body}' > {target}")
@@ -120,6 +121,29 @@ def test_a_worktree_workspace_cannot_plant_anything_the_host_runs(
     ):
         tried = in_workspace(nexus_env, "iso", swap)
         assert tried.returncode != 0, f"the workspace could run: {swap}"
+
+    # Reflogs, which git on the host appends to: a link planted there lands in the workspace's own
+    # copy, never the repository's.
+    ok(
+        in_workspace(
+            nexus_env,
+            "iso",
+            f"ln -sf {marks}/reflog {common}/logs/HEAD && ln -sf {marks}/reflog2 {admin}/logs/HEAD"
+            f" && mkdir -p {common}/logs/refs/heads && ln -sf {marks}/reflog3"
+            f" {common}/logs/refs/heads/main",
+        )
+    )
+    assert not (common / "logs" / "HEAD").is_symlink()
+    assert not (admin / "logs" / "HEAD").is_symlink()
+    assert not (common / "logs" / "refs" / "heads" / "main").is_symlink()
+    git(repo, "commit", "--allow-empty", "-qm", "appends to the reflogs")
+    ok(
+        in_workspace(
+            nexus_env,
+            "iso",
+            f"rm {common}/logs/HEAD {admin}/logs/HEAD {common}/logs/refs/heads/main",
+        )
+    )
 
     # Everything the developer would run on the host afterwards, in the repository and the worktree.
     worktree = repo / ".worktree" / "iso"
@@ -216,7 +240,8 @@ def test_git_keeps_working_inside_a_worktree_workspace(nexus_env: NexusEnv, repo
     )
     assert git(repo, "rev-parse", "--verify", "-q", "side").returncode == 0
     assert git(repo, "rev-parse", "--verify", "-q", "refs/remotes/upstream/work").returncode == 0
-    assert git(repo, "stash", "list").stdout.count("stash@") == 1
+    # the stash itself is shared (refs/stash); its older entries live in the workspace's reflog
+    assert git(repo, "rev-parse", "--verify", "-q", "refs/stash").returncode == 0
 
     # Deleting a ref rewrites packed-refs in the read-only common dir: refused, nothing lost.
     refused = in_workspace(nexus_env, "work", "git branch -D side")
@@ -284,3 +309,27 @@ def test_a_folder_with_a_colon_in_its_path_mounts(nexus_env: NexusEnv) -> None:
     assert created["localPath"] == str(odd)
     out = ok(nexus_env.run("workspace", "exec", "colon", "--", "cat", "/workspace/hello.txt"))
     assert out.stdout == "colon ok\n"
+
+
+def test_nexus_never_follows_a_link_planted_in_the_shared_refs(
+    nexus_env: NexusEnv, repo: Path
+) -> None:
+    """refs/ and objects/ are the workspace's to write: a link there would make git on the host
+    write or delete outside the repository when Nexus adds or removes a branch. Nexus refuses."""
+    marks = marker_dir(nexus_env)
+    (marks / "keep").write_text("precious\n")
+    ok(nexus_env.run("workspace", "create", "links"))
+    common = repo / ".git"
+    ok(in_workspace(nexus_env, "links", f"ln -s {marks} {common}/refs/heads/planted"))
+    refused = nexus_env.run("workspace", "create", "next")
+    assert refused.returncode == 4 and "GIT_UNTRUSTED_REPOSITORY" in refused.stderr, refused.stderr
+    assert str(common / "refs" / "heads" / "planted") in refused.stderr
+    deleted = nexus_env.run("workspace", "delete", "links", "--force")
+    assert "GIT_UNTRUSTED_REPOSITORY" not in deleted.stdout
+    assert "kept worktree" in deleted.stderr and "links or special files" in deleted.stderr
+    assert sorted(p.name for p in marks.iterdir()) == ["keep"]
+    assert (marks / "keep").read_text() == "precious\n"
+    # once the link is gone, Nexus cleans up as usual
+    (common / "refs" / "heads" / "planted").unlink()
+    ok(nexus_env.run("workspace", "create", "next"))
+    ok(nexus_env.run("workspace", "delete", "next"))

@@ -36,9 +36,14 @@ class Resources(Model):
 
 
 class BindMount(Model):
-    """A host file or folder bound into a workspace at ``target``; ``read_only`` is enforced there."""
+    """A host file or folder bound into a workspace at ``target``; ``read_only`` is enforced there.
 
-    source: Path
+    Without ``source``, ``target`` is a folder of the workspace's own instead: empty at create,
+    kept across stop/start, gone with the workspace, never seen by the host, and owned by the
+    workspace user.
+    """
+
+    source: Path | None
     target: str
     read_only: bool = False
 

@@ -376,6 +376,17 @@ class WorkspaceService:
         if not root.exists():
             progress.warn(f"repository {root} is gone; nothing to clean up there")
             return
+        if (branch, path) != (
+            worktree.branch_name(workspace.name),
+            root / worktree.WORKTREE_DIR / workspace.name,
+        ):
+            # Nexus only ever makes .worktree/<name> on nexus/<name>; anything else in a record
+            # (rebuilt from labels by recover) is not Nexus's to delete
+            progress.warn(
+                f"kept worktree {path} and branch {branch}: not the worktree Nexus makes for "
+                f"'{workspace.name}' (remove them yourself if they are yours to remove)"
+            )
+            return
         try:
             # without force, git itself refuses a worktree that changed since the check
             await run_blocking(worktree.remove_worktree, root, path, force=force)
@@ -741,10 +752,14 @@ class WorkspaceService:
     def _refuse_planted_repositories(self, workspace: Workspace, folder: Path) -> None:
         """An editor opening the folder locally runs git on this machine in every repository it
         finds there; one the workspace made has a config the workspace chose (core.fsmonitor...)."""
-        known = workspace.metadata.get("git_dirs")
-        if known is None or not folder.is_dir():  # recorded since git isolation; older: unknown
+        if not folder.is_dir():
             return
-        planted = isolation.planted_repositories(folder, set(known))
+        known = workspace.metadata.get("git_dirs")
+        record = workspace.metadata.get("worktree")
+        if known is None and record:  # a record from before git_dirs, or rebuilt by recover
+            known = [str(Path(record["path"]) / ".git")]
+        # a plain folder whose repositories were not recorded: every one counts (fail closed)
+        planted = isolation.planted_repositories(folder, set(known or ()))
         if planted:
             raise NexusError(
                 ErrorCode.GIT_UNTRUSTED_REPOSITORY,

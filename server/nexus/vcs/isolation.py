@@ -7,8 +7,10 @@ file can point git at another directory whose config it then honours. So the lay
 
 * the common git dir is bound **read-only** as a whole (config, hooks, info, other worktrees'
   admin dirs, ``commondir`` and any file name git might read in the future stay out of reach);
-* only the stores a commit writes are bound read-write over it: ``objects/``, ``refs/``,
-  ``logs/`` (data, never executed by git);
+* only the stores a commit writes are bound read-write over it: ``objects/`` (but
+  ``objects/info``, whose ``alternates`` names folders to read, stays read-only) and ``refs/``;
+* reflogs, which git on the host appends to (following symlinks), are the workspace's own: an
+  empty folder of its own over ``logs/`` and over its admin dir's ``logs/``;
 * the worktree's own admin dir (``worktrees/<name>``: HEAD, index, rebase state) is read-write,
   with its ``commondir``, ``gitdir`` and ``config.worktree`` bound read-only on top;
 * the worktree's ``.git`` file is bound read-only, so it cannot be pointed elsewhere.
@@ -34,7 +36,10 @@ from .worktree import Worktree
 if TYPE_CHECKING:
     from ..domain.models import BindMount
 
-WRITABLE_STORES = ("objects", "refs", "logs")
+WRITABLE_STORES = ("objects", "refs")
+# Reflogs are appended to by git on the host, following symlinks: the workspace keeps its own
+# (a folder of its own over the repository's logs/ and its admin folder's logs/), never the host's.
+PRIVATE_STORES = ("logs",)
 PINNED_ADMIN_FILES = ("commondir", "gitdir", "config.worktree")
 # git settings for the workspace user when a repository is bound in: housekeeping that would write
 # to the read-only common dir is off (the host's own git does it).
@@ -75,8 +80,11 @@ def worktree_mounts(tree: Worktree, workspace_root: str) -> list[BindMount]:
     from ..domain.models import BindMount
 
     common, admin = tree.common_dir, tree.admin_dir
-    for store in WRITABLE_STORES:
+    for store in (*WRITABLE_STORES, *PRIVATE_STORES):
         _ensure_owned(common / store, common, directory=True)
+    _ensure_owned(admin / "logs", admin, directory=True)
+    # objects/info/alternates names folders later workspaces would get bound: the user's only
+    _ensure_owned(common / "objects" / "info", common, directory=True)
     # Read only when extensions.worktreeConfig is on (the common config decides, and it is
     # read-only); pinned empty so the workspace cannot plant one for the day it is turned on.
     _ensure_owned(admin / "config.worktree", admin, directory=False)
@@ -84,11 +92,20 @@ def worktree_mounts(tree: Worktree, workspace_root: str) -> list[BindMount]:
     mounts += [
         BindMount(source=common / store, target=str(common / store)) for store in WRITABLE_STORES
     ]
+    mounts.append(
+        BindMount(
+            source=common / "objects" / "info",
+            target=str(common / "objects" / "info"),
+            read_only=True,
+        )
+    )
     mounts += [
         BindMount(source=path, target=str(path), read_only=True)
         for path in _alternates(common / "objects")
     ]
+    mounts += [BindMount(source=None, target=str(common / store)) for store in PRIVATE_STORES]
     mounts.append(BindMount(source=admin, target=str(admin)))
+    mounts.append(BindMount(source=None, target=str(admin / "logs")))
     mounts += [
         BindMount(source=admin / name, target=str(admin / name), read_only=True)
         for name in PINNED_ADMIN_FILES

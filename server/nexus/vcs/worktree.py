@@ -40,6 +40,9 @@ _REDIRECTING_ENV = (
 )
 
 
+GIT_TIMEOUT = 300  # a FIFO planted where git reads a ref must not hang Nexus forever
+
+
 @dataclass(frozen=True)
 class Worktree:
     repo_root: Path
@@ -79,6 +82,10 @@ class Git:
                 env["HOME"] = str(self.cwd)
         return env
 
+    def common_dir(self) -> Path:
+        common = Path(self.run("rev-parse", "--git-common-dir").stdout.strip())
+        return (common if common.is_absolute() else self.cwd / common).resolve()
+
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         try:
             settings = [arg for setting in SAFE_SETTINGS for arg in ("-c", setting)]
@@ -91,7 +98,10 @@ class Git:
                 user=self._uid if self._as_owner else None,
                 group=self._gid if self._as_owner else None,
                 extra_groups=[] if self._as_owner else None,
+                timeout=GIT_TIMEOUT,
             )
+        except subprocess.TimeoutExpired:
+            raise _git_failed(list(args), f"no answer in {GIT_TIMEOUT} s") from None
         except FileNotFoundError:
             raise NexusError(
                 ErrorCode.GIT_FAILED,
@@ -132,8 +142,39 @@ def _exclude_worktree_dir(git: Git, root: Path) -> None:
             os.chown(info, git._uid, git._gid)
 
 
+def check_shared_stores(common_dir: Path) -> None:
+    """Refuse to let git write where a workspace may have planted a link.
+
+    Workspaces write ``refs/`` and ``objects/`` of the repository. A symlink there (or a FIFO)
+    would make git on this machine write, delete or hang outside the repository when it updates
+    a ref or adds an object, so Nexus checks before it runs such a command.
+    """
+    planted: list[Path] = []
+    for directory, dirs, files in os.walk(common_dir / "refs"):
+        for entry in (*dirs, *files):
+            path = Path(directory) / entry
+            if path.is_symlink() or not (path.is_dir() or path.is_file()):
+                planted.append(path)
+    objects = common_dir / "objects"
+    with os.scandir(objects) as entries:
+        planted += [Path(e.path) for e in entries if e.is_symlink() or not e.is_dir()]
+    pack = objects / "pack"
+    if pack.is_dir():
+        planted += [p for p in pack.iterdir() if p.is_symlink() or not p.is_file()]
+    if planted:
+        listed = ", ".join(str(p) for p in sorted(planted)[:10])
+        raise NexusError(
+            ErrorCode.GIT_UNTRUSTED_REPOSITORY,
+            f"the repository's refs or objects hold links or special files git would follow "
+            f"({listed}): a workspace made them",
+            "Look at them and remove them (they are not git's own), then retry.",
+        )
+
+
 def create_worktree(root: Path, name: str, base: str | None) -> Worktree:
     git = Git(root)
+    common_dir = git.common_dir()
+    check_shared_stores(common_dir)
     branch = branch_name(name)
     path = root / WORKTREE_DIR / name
     base_ref = base or "HEAD"
@@ -165,8 +206,6 @@ def create_worktree(root: Path, name: str, base: str | None) -> Worktree:
         os.chown(root / WORKTREE_DIR, git._uid, git._gid)
     git.run("worktree", "add", "-b", branch, str(path), base_ref)
     _exclude_worktree_dir(git, root)
-    common = Path(git.run("rev-parse", "--git-common-dir").stdout.strip())
-    common_dir = (common if common.is_absolute() else root / common).resolve()
     admin_dir = admin_dir_of(common_dir, path)
     if admin_dir is None:
         raise _git_failed(["worktree", "add"], f"no admin folder for {path} in {common_dir}")
@@ -218,6 +257,7 @@ def unmerged_commits(root: Path, branch: str) -> int:
 
 def remove_worktree(root: Path, path: Path, *, force: bool) -> None:
     git = Git(root)
+    check_shared_stores(git.common_dir())
     if path.exists():
         args = ["worktree", "remove", str(path)]
         if force:
@@ -227,7 +267,9 @@ def remove_worktree(root: Path, path: Path, *, force: bool) -> None:
 
 
 def delete_branch(root: Path, branch: str) -> None:
-    Git(root).run("branch", "-D", branch)
+    git = Git(root)
+    check_shared_stores(git.common_dir())
+    git.run("branch", "-D", branch)
 
 
 def identity(path: Path) -> dict[str, str]:

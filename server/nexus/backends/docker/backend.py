@@ -81,6 +81,8 @@ def _gitconfig(settings: dict[str, str]) -> str:
 def _mount_spec(bind: BindMount) -> dict[str, Any]:
     """A bind in the engine's Mounts form: any character in a path (``:`` too) is taken literally,
     and a missing source is an error instead of a folder the engine creates as root."""
+    if bind.source is None:  # an anonymous volume: removed with the container (remove v=True)
+        return {"Type": "volume", "Target": bind.target, "ReadOnly": bind.read_only}
     return {
         "Type": "bind",
         "Source": str(bind.source),
@@ -234,6 +236,9 @@ class DockerBackend:
             uid, gid = _owner_of(source)
             environment.update({"NEXUS_UID": str(uid), "NEXUS_GID": str(gid)})
         binds += request.mounts
+        owned = [bind.target for bind in binds if bind.source is None]
+        if owned:  # the entrypoint gives these to the workspace user (one path per line)
+            environment["NEXUS_OWNED_DIRS"] = "\n".join(owned)
         labels = {
             LABEL_WORKSPACE: request.name,
             LABEL_INSTALLATION: self._installation_id,

@@ -17,5 +17,11 @@ if [ "$(id -u nexus)" = "0" ]; then
   # to write there, and sshd must let that uid in -- with Nexus's key only, never a password.
   sed -i 's/^PermitRootLogin no$/PermitRootLogin prohibit-password/' /etc/ssh/sshd_config
 fi
+# Folders of the workspace's own (engine volumes, created root-owned): the workspace user's.
+if [ -n "${NEXUS_OWNED_DIRS:-}" ]; then
+  printf '%s\n' "$NEXUS_OWNED_DIRS" | while IFS= read -r dir; do
+    [ -n "$dir" ] && [ -d "$dir" ] && chown nexus:nexus "$dir"
+  done
+fi
 mkdir -p /run/sshd
 exec /usr/sbin/sshd -D -e
