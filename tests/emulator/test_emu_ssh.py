@@ -157,7 +157,9 @@ async def test_exec_pty_signal_sftp_and_port_forward(
         assert with_pty.exit_status == 0
         assert "/dev/pts/" in str(with_pty.stdout)
 
-        process = await conn.create_process("sleep 30")
+        # signal once the command runs: sshd drops a signal that arrives before it forked
+        process = await conn.create_process("echo ready; exec sleep 30")
+        assert await process.stdout.readline() == "ready\n"
         process.send_signal("KILL")
         killed = await process.wait(check=False)
         assert killed.exit_signal is not None or killed.exit_status != 0
