@@ -93,20 +93,30 @@ def warm_workspace(home: BenchHome, name: str = "ws") -> str:
     return str(home.info(name)["image"])
 
 
-def row_list(home: BenchHome, runs: int) -> Row:
-    python = script_interpreter()
-    nexus_argv, base_argv = home.nexus("workspace", "list"), [python, "-c", "pass"]
-    timed(nexus_argv, home.env, home.project)  # warm up (bytecode, page cache)
+def paired_medians(
+    home: BenchHome, nexus_argv: list[str], base_argv: list[str], runs: int
+) -> tuple[float, float]:
+    """Median time of each command, run alternately after one untimed warm-up of each (bytecode,
+    page cache, a control master if the config has one)."""
+    timed(nexus_argv, home.env, home.project)
     timed(base_argv, home.env, home.project)
     nexus, base = [], []
     for _ in range(runs):
         nexus.append(timed(nexus_argv, home.env, home.project))
         base.append(timed(base_argv, home.env, home.project))
+    return median(nexus), median(base)
+
+
+def row_list(home: BenchHome, runs: int) -> Row:
+    python = script_interpreter()
+    nexus, base = paired_medians(
+        home, home.nexus("workspace", "list"), [python, "-c", "pass"], runs
+    )
     return Row(
         "nexus workspace list (1 ws)",
-        median(nexus),
+        nexus,
         "python -c pass",
-        median(base),
+        base,
         "<= 3x",
         ratio_at_most(3),
     )
@@ -116,17 +126,12 @@ def row_exec(home: BenchHome, runs: int) -> Row:
     ssh = need("ssh")
     nexus_argv = home.nexus("workspace", "exec", "ws", "--", "true")
     base_argv = [ssh, "-F", str(home.ssh_config), "-o", "BatchMode=yes", "nexus-ws", "true"]
-    timed(nexus_argv, home.env, home.project)  # warm up (and a control master, if configured)
-    timed(base_argv, home.env, home.project)
-    nexus, base = [], []
-    for _ in range(runs):
-        nexus.append(timed(nexus_argv, home.env, home.project))
-        base.append(timed(base_argv, home.env, home.project))
+    nexus, base = paired_medians(home, nexus_argv, base_argv, runs)
     return Row(
         "nexus workspace exec ws -- true",
-        median(nexus),
+        nexus,
         "ssh -F <nexus config> nexus-ws true",
-        median(base),
+        base,
         "<= 0.7x",
         ratio_at_most(0.7),
     )
