@@ -266,6 +266,8 @@ class WorkspaceService:
             if root is not None:
                 await self._add_worktree(request, root, options.base, progress)
             elif source is not None:  # a plain folder: the repositories in it stay read-only
+                # the whole tree is walked (a missed repository would be writable): say so
+                progress.step("git", f"Looking for git repositories in {source}")
                 request.mounts = await run_blocking(isolation.folder_mounts, source, REMOTE_PATH)
                 if request.mounts:
                     progress.warn(
