@@ -59,7 +59,10 @@ def test_system_ssh_connects_strictly_and_refuses_a_changed_key(nexus_env: Nexus
 
     impostor = generate_ed25519("impostor").public_openssh.split()
     known_hosts.write_text(re.sub(r"ssh-ed25519 \S+", f"{impostor[0]} {impostor[1]}", original))
-    refused = user_ssh(nexus_env, "nexus-pinned", "true")
+    # a new connection (the shared one was checked when it was made, and lives on)
+    refused = user_ssh(
+        nexus_env, "-o", "ControlMaster=no", "-o", "ControlPath=none", "nexus-pinned", "true"
+    )
     assert refused.returncode == 255
     assert (
         "REMOTE HOST IDENTIFICATION HAS CHANGED" in refused.stderr
@@ -72,7 +75,8 @@ def test_system_ssh_connects_strictly_and_refuses_a_changed_key(nexus_env: Nexus
     store = StateStore(nexus_env.nexus_home / "state.db")
     store.update("pinned", host_key=" ".join(impostor[:2]))
     store.close()
-    mismatch = nexus_env.run("workspace", "exec", "pinned", "--", "true")
+    builtin = {"NEXUS_SSH_CLIENT": "builtin"}  # the system ssh reads known_hosts, checked above
+    mismatch = nexus_env.run("workspace", "exec", "pinned", "--", "true", extra_env=builtin)
     assert mismatch.returncode == 255
     assert "HOST_KEY_MISMATCH" in mismatch.stderr
 

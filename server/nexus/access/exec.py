@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shlex
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..domain.errors import ErrorCode, NexusError
+from .remote_command import build_remote_command
 
 if TYPE_CHECKING:
     from ..domain.models import SSHConnection
@@ -25,14 +25,6 @@ OutputSink = Callable[[bytes], Awaitable[None] | None]
 
 KEEPALIVE_SECONDS = 30
 ATTEMPT_TIMEOUT = 10.0
-
-
-def build_remote_command(argv: Sequence[str], workdir: str | None) -> str:
-    """One argument is a shell snippet (like ssh); several are quoted exactly as given."""
-    command = argv[0] if len(argv) == 1 else shlex.join(argv)
-    if workdir:
-        return f"cd {shlex.quote(workdir)} || exit 1; {command}"
-    return command
 
 
 def _client_keys(conn: SSHConnection) -> list[Any] | None:
@@ -105,8 +97,13 @@ class _ClientWatch:
         return _Client()
 
 
-def _connection_failed(conn: SSHConnection, reason: str) -> NexusError:
-    return NexusError(
+class NotReached(NexusError):
+    """Nothing answered (refused, timed out, no banner): no command ran, so trying again after
+    finding out why is safe."""
+
+
+def _connection_failed(conn: SSHConnection, reason: str, *, reached: bool = True) -> NexusError:
+    return (NexusError if reached else NotReached)(
         ErrorCode.SSH_CONNECTION_FAILED,
         f"SSH connection to {conn.host}:{conn.port} failed: {reason}",
         "Check the workspace status with `nexus workspace info`, then retry.",
@@ -173,7 +170,7 @@ async def connect(
                 raise _closed_after_login(conn) from exc
             last_error = str(exc) or type(exc).__name__
         if loop.time() + delay >= deadline:
-            raise _connection_failed(conn, last_error)
+            raise _connection_failed(conn, last_error, reached=attempt.logged_in)
         await asyncio.sleep(delay)
         delay = min(delay * 2, 1.0)
 

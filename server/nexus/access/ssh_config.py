@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from ..domain.kinds import WorkspaceStatus
 from ..fsutil import write_if_changed
 from ..paths import NexusPaths, ensure_dir
+from .openssh import control_dir, control_path
 
 if TYPE_CHECKING:
     from ..domain.models import Workspace
@@ -49,6 +50,8 @@ def render_stanza(
     token_file: Path | None = None,
     renew_command: str | None = None,
     connect_timeout: int = MAX_CONNECT_TIMEOUT,
+    control_path: Path | None = None,
+    control_persist: int = 0,
 ) -> str:
     lines = []
     if token_file is not None and renew_command:
@@ -76,6 +79,13 @@ def render_stanza(
         f"  ServerAliveCountMax {server_alive_count_max}",
         f"  ConnectTimeout {connect_timeout}",
     ]
+    if control_path is not None and control_persist > 0:
+        # one shared connection per workspace: exec, plain ssh and the editor reuse it
+        lines += [
+            "  ControlMaster auto",
+            f"  ControlPath {_quote(control_path)}",
+            f"  ControlPersist {control_persist}",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -87,6 +97,7 @@ def render_config(
     server_alive_count_max: int,
     nexus_command: str | None = None,
     connect_timeout: float = MAX_CONNECT_TIMEOUT,
+    control_persist: int = 0,
 ) -> str:
     stanzas = [
         render_stanza(
@@ -98,6 +109,10 @@ def render_config(
             token_file=paths.token_file(ws.name) if uses_token(ws) else None,
             renew_command=f"{nexus_command} ssh-config renew {ws.name}" if nexus_command else None,
             connect_timeout=stanza_connect_timeout(connect_timeout),
+            # forwarding an agent belongs to one connection: a shared one would lend the agent
+            # of whoever opened it to every later session, and none to those after a keyless one
+            control_path=None if ws.forward_agent else control_path(paths.ssh_dir, ws.ssh_alias),
+            control_persist=control_persist,
         )
         for ws in workspaces
         if ws.ssh_port is not None and ws.status is not WorkspaceStatus.DELETING
@@ -125,4 +140,5 @@ def write_token_files(paths: NexusPaths, workspaces: Iterable[Workspace]) -> Non
 
 def write_config(paths: NexusPaths, text: str) -> None:
     ensure_dir(paths.ssh_dir)
+    ensure_dir(control_dir(paths.ssh_dir))  # ssh fails outright when a ControlPath's folder is gone
     write_if_changed(paths.ssh_config, text, mode=0o600)

@@ -1,20 +1,19 @@
 """Entry point: runs the typer app and turns every failure into ``CODE: message`` + resolution.
 
 Start-up is kept cheap: the typer app (``nexus.cli.app``) is built only when a command needs
-it, its command groups are imported on demand, and `version` and a plain `workspace list` run
-without it.
+it, its command groups are imported on demand, `version` and a plain `workspace list` run
+without it, and `workspace exec|ssh` to a running Docker workspace goes straight to the system
+``ssh`` (``nexus.cli.openssh_exec``).
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from .. import redact
 from ..domain.errors import ErrorCode, ExitCode, NexusError
 from .output import print_json, render_error
 
@@ -144,6 +143,18 @@ def _command_path(error: Exception) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["workspace"] and args[1:2] in (["exec"], ["ssh"], ["shell"]):
+        from .openssh_exec import try_openssh
+
+        try:
+            try_openssh(args[1:])  # runs it through ssh, or returns for the full command to run
+        except NexusError as error:
+            render_error(error, False)
+            sys.exit(int(error.exit_code))
+    import logging
+
+    from .. import redact
+
     level = logging.DEBUG if os.environ.get("NEXUS_DEBUG") else logging.WARNING
     logging.basicConfig(
         level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr

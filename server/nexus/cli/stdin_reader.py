@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import stat
 import sys
 import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import asyncio
 
 
 def stdin_is_data() -> bool:
@@ -20,6 +23,8 @@ def stdin_is_data() -> bool:
 
 def stdin_stream() -> asyncio.StreamReader:
     """An asyncio reader fed by a daemon thread (works for pipes and regular files alike)."""
+    import asyncio
+
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     fd = sys.stdin.fileno()

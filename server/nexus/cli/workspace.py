@@ -5,7 +5,6 @@ Only typer and plain values are imported here; each command imports the services
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import shutil
@@ -16,8 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from ..access import openssh
+from ..asyncutil import run_blocking
 from ..domain.errors import ErrorCode, ExitCode, NexusError
 from ..domain.kinds import BackendType, WorkspaceStatus
+from ..store.peek import AccessRecord
+from . import openssh_exec
 from .listing import endpoint as _endpoint
 from .listing import list_workspaces
 from .listing import status_text as _status_text
@@ -389,7 +392,17 @@ def exec_(
 
         return write
 
-    async def work(service: WorkspaceService) -> int:
+    ssh = None if as_json else openssh.system_ssh()
+
+    async def work(service: WorkspaceService) -> int | list[str]:
+        """The exit code, or the ssh command line to become (Docker, with a system ssh)."""
+        if ssh is not None and service.get(name).backend is BackendType.DOCKER:
+            ws, _ = await service.running_connection(name)  # precise errors; current ssh files
+            paths, record = service.ctx.paths, AccessRecord.of(ws)
+            if openssh_exec.eligible(record) and await run_blocking(
+                openssh_exec.answers, paths, record
+            ):
+                return openssh_exec.ssh_argv(ssh, paths, record, command, workdir=workdir)
         stdin = stdin_stream() if stdin_is_data() else None
         return await service.exec(
             name,
@@ -406,6 +419,8 @@ def exec_(
         if error.code != ErrorCode.CANCELLED:
             error.exit_override = int(ExitCode.REMOTE_FAILURE)  # type: ignore[attr-defined]
         raise
+    if isinstance(code, list):
+        code = openssh_exec.run_command(code)
     if as_json:
         print_json(
             {
@@ -418,33 +433,30 @@ def exec_(
 
 
 def _interactive(name: str, command: list[str] | None) -> None:
-    async def work(service: WorkspaceService) -> tuple[Workspace, str]:
-        ws, _ = await service.running_connection(name)
-        return ws, str(service.ctx.paths.ssh_config)
+    ssh = openssh.system_ssh() or shutil.which("ssh")
 
-    try:
-        ws, config_file = _run(work)
-        ssh = shutil.which("ssh")
+    async def work(service: WorkspaceService) -> list[str]:
+        ws, _ = await service.running_connection(name)  # precise errors; current ssh files
         if ssh is None:
             raise NexusError(
                 ErrorCode.SSH_CONNECTION_FAILED,
                 "the OpenSSH client `ssh` is not on PATH",
                 "Install it (Debian/Ubuntu: `apt install openssh-client`).",
             )
+        record = AccessRecord.of(ws)
+        return openssh_exec.ssh_argv(ssh, service.ctx.paths, record, command, interactive=True)
+
+    try:
+        argv = _run(work)
     except NexusError as error:
         if error.code != ErrorCode.CANCELLED:
             error.exit_override = int(ExitCode.REMOTE_FAILURE)  # type: ignore[attr-defined]
         raise
-    remote = f"cd {shlex.quote(ws.remote_path)} 2>/dev/null; exec ${{SHELL:-/bin/bash}} -l"
-    # the generated stanza says the same; explicit here so it holds whatever the file says
-    argv = [ssh, "-F", config_file, "-o", f"ForwardAgent={'yes' if ws.forward_agent else 'no'}"]
     if command:
-        argv += [ws.ssh_alias, "--", *command]
-    else:
-        argv += ["-t", ws.ssh_alias, remote]
+        raise typer.Exit(openssh_exec.run_command(argv))
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execv(ssh, argv)
+    openssh.exec_ssh(argv)
 
 
 @workspace_app.command(

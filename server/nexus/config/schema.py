@@ -50,6 +50,8 @@ class SshSettings(Section):
     server_alive_count_max: int = Field(default=4, ge=1)
     manage_user_config: bool = True
     connect_timeout: float = Field(default=60, gt=0, description="seconds to wait for sshd")
+    # seconds a shared connection (OpenSSH ControlMaster) outlives its last session; 0: no sharing
+    control_persist: int = Field(default=300, ge=0)
 
 
 class DockerSettings(Section):

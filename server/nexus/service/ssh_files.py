@@ -63,6 +63,7 @@ class SshFiles:
             server_alive_count_max=ssh.server_alive_count_max,
             nexus_command=nexus_command(),
             connect_timeout=ssh.connect_timeout,
+            control_persist=ssh.control_persist,
         )
 
     def refresh(self, *, strict: bool = False, check: bool = False) -> InstallResult | None:

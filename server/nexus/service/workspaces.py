@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..access import exec as ssh_exec
+from ..access import openssh
 from ..access.keys import ensure_client_key, generate_ed25519, kept_host_public_key
 from ..asyncutil import run_blocking
 from ..domain.backend import Backend
@@ -72,6 +73,23 @@ def in_flight(workspace: Workspace) -> bool:
 
 
 CREATE_INTERRUPTED = "create_interrupted"  # metadata flag: the create died before it finished
+
+
+# how long exec waits for an answer before asking the engine whether the workspace is there
+TRUSTED_CONNECT_SECONDS = 1.0
+
+
+def _store_trusted(workspace: Workspace) -> bool:
+    """Exec may connect on the store's word alone: a running Docker workspace reached with
+    Nexus's own key, its host key pinned. A token gateway (Daytona) is asked first: its
+    answers (stopped, auto-stopped) have codes of their own."""
+    return (
+        workspace.backend is BackendType.DOCKER
+        and workspace.status is WorkspaceStatus.RUNNING
+        and workspace.ssh_port is not None
+        and bool(workspace.host_key)
+        and "ssh_token" not in workspace.metadata
+    )
 
 
 def create_interrupted(workspace: Workspace) -> bool:
@@ -200,6 +218,12 @@ class WorkspaceService:
             host_private_key=host.private_openssh,
             host_public_key=host.public_openssh,
         )
+
+    async def _close_shared_connection(self, workspace: Workspace) -> None:
+        """End the OpenSSH master of ``workspace`` (and the sessions on it) before it goes away:
+        a later workspace of the same name must never be reached through it."""
+        path = openssh.control_path(self.ctx.paths.ssh_dir, workspace.ssh_alias)
+        await run_blocking(openssh.close_master, path)
 
     def _forget_keys(self, name: str) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -502,6 +526,7 @@ class WorkspaceService:
         backend = self._backend(workspace.backend)
         previous = self._claim(workspace, WorkspaceStatus.STOPPING)
         try:
+            await self._close_shared_connection(workspace)
             await backend.stop(workspace, progress)
         except BaseException:
             await asyncio.shield(self._settle(workspace, previous))
@@ -568,6 +593,7 @@ class WorkspaceService:
         left_behind: builtins.list[dict[str, str]] = []
         try:
             backend = self._backend(workspace.backend)
+            await self._close_shared_connection(workspace)
             await backend.delete(workspace, progress)
         except NexusError as exc:
             if not forget:
@@ -805,19 +831,30 @@ class WorkspaceService:
         stdin: asyncio.StreamReader | None = None,
         workdir: str | None = None,
     ) -> int:
+        async def run(conn: SSHConnection, workspace: Workspace, connect_timeout: float) -> int:
+            return await ssh_exec.run(
+                conn,
+                argv,
+                stdout=stdout,
+                stderr=stderr,
+                stdin=stdin,
+                workdir=workdir or workspace.remote_path or REMOTE_PATH,
+                forward_agent=workspace.forward_agent,
+                connect_timeout=connect_timeout,
+            )
+
+        trusted = self.get(name)
+        if _store_trusted(trusted):
+            # no engine call: the connection attempt itself tells a workspace that is not there
+            try:
+                conn = await self.connection(trusted, refresh_files=False)
+                return await run(conn, trusted, TRUSTED_CONNECT_SECONDS)
+            except ssh_exec.NotReached:
+                pass  # ask the engine below: a precise error, or a full wait if it is running
         workspace, conn = await self.running_connection(name)
         for attempt in (1, 2):
             try:
-                return await ssh_exec.run(
-                    conn,
-                    argv,
-                    stdout=stdout,
-                    stderr=stderr,
-                    stdin=stdin,
-                    workdir=workdir or workspace.remote_path or REMOTE_PATH,
-                    forward_agent=workspace.forward_agent,
-                    connect_timeout=self.ctx.config.ssh.connect_timeout,
-                )
+                return await run(conn, workspace, self.ctx.config.ssh.connect_timeout)
             except NexusError as error:
                 # a token revoked or expired early on the server: renew once and retry
                 if error.code != ErrorCode.SSH_AUTH_REJECTED or conn.key_auth or attempt == 2:

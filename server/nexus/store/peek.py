@@ -1,0 +1,86 @@
+"""One workspace's SSH access fields, read straight from the SQLite store without a model.
+
+For the paths that must start in milliseconds (``workspace exec`` through the system ssh): no
+pydantic, no migrations, no locks. Anything unexpected (no database, an older schema, a busy
+file) gives None, and the caller takes the full path, which reports it properly.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..domain.kinds import REMOTE_PATH, ssh_alias
+from .migrations import MIGRATIONS
+
+if TYPE_CHECKING:
+    from ..domain.models import Workspace
+
+_COLUMNS = (
+    "name, backend, status, ssh_host, ssh_port, host_key, remote_path, metadata, forward_agent"
+)
+
+
+@dataclass(frozen=True)
+class AccessRecord:
+    name: str
+    backend: str
+    status: str
+    ssh_host: str
+    ssh_port: int | None
+    host_key: str | None
+    remote_path: str
+    forward_agent: bool
+    uses_token: bool  # the SSH user name is an expiring token (a gateway), not Nexus's key
+
+    @property
+    def ssh_alias(self) -> str:
+        return ssh_alias(self.name)
+
+    @classmethod
+    def of(cls, workspace: Workspace) -> AccessRecord:
+        return cls(
+            name=workspace.name,
+            backend=workspace.backend.value,
+            status=workspace.status.value,
+            ssh_host=workspace.ssh_host or "127.0.0.1",
+            ssh_port=workspace.ssh_port,
+            host_key=workspace.host_key,
+            remote_path=workspace.remote_path or REMOTE_PATH,
+            forward_agent=workspace.forward_agent,
+            uses_token="ssh_token" in workspace.metadata,
+        )
+
+
+def access_record(database: Path, name: str) -> AccessRecord | None:
+    if not database.is_file():
+        return None
+    try:
+        db = sqlite3.connect(f"{database.as_uri()}?mode=ro", uri=True, timeout=1.0)
+        try:
+            if db.execute("PRAGMA user_version").fetchone()[0] != len(MIGRATIONS):
+                return None  # not upgraded yet: the full path upgrades it (and the ssh files)
+            row = db.execute(
+                f"SELECT {_COLUMNS} FROM workspaces WHERE name = ?", (name,)
+            ).fetchone()
+        finally:
+            db.close()
+        if row is None:
+            return None
+        metadata = json.loads(row[7] or "{}")
+    except (sqlite3.Error, ValueError):
+        return None
+    return AccessRecord(
+        name=row[0],
+        backend=row[1],
+        status=row[2],
+        ssh_host=row[3] or "127.0.0.1",
+        ssh_port=row[4],
+        host_key=row[5],
+        remote_path=row[6] or REMOTE_PATH,
+        forward_agent=bool(row[8]),
+        uses_token=isinstance(metadata, dict) and "ssh_token" in metadata,
+    )
