@@ -3,6 +3,7 @@
 Rows (select with --only):
   list      `nexus workspace list` (1 Docker workspace)     vs  `python -c pass`, same interpreter
   exec      `nexus workspace exec ws -- true`                vs  `ssh -F <nexus ssh config> nexus-ws true`
+                                                                  (its own connection: ControlPath=none)
   create    `nexus workspace create` until SSH is ready      vs  `docker run -d -p 127.0.0.1:P:22 <same
                                                                   image>` until the sshd banner
   sidecar   `nexus/workspace/list`, 100 workspaces, p50      vs  the same service call in-process
@@ -125,7 +126,21 @@ def row_list(home: BenchHome, runs: int) -> Row:
 def row_exec(home: BenchHome, runs: int) -> Row:
     ssh = need("ssh")
     nexus_argv = home.nexus("workspace", "exec", "ws", "--", "true")
-    base_argv = [ssh, "-F", str(home.ssh_config), "-o", "BatchMode=yes", "nexus-ws", "true"]
+    # plain ssh as the issue measured it: a connection of its own each time (the generated
+    # config now shares one; that sharing is what Nexus brings, so the baseline goes without)
+    base_argv = [
+        ssh,
+        "-F",
+        str(home.ssh_config),
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "ControlMaster=no",
+        "-o",
+        "ControlPath=none",
+        "nexus-ws",
+        "true",
+    ]
     nexus, base = paired_medians(home, nexus_argv, base_argv, runs)
     return Row(
         "nexus workspace exec ws -- true",
