@@ -361,11 +361,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def compile_nexus() -> None:
+    """Byte-compile the nexus package first, as installing a package does: with
+    PYTHONDONTWRITEBYTECODE set (or an edited tree) every run would compile its sources again."""
+    import compileall
+
+    import nexus
+
+    compileall.compile_dir(str(Path(nexus.__file__).parent), quiet=1)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     exit_on_signals()
     for tool in ("docker", "ssh", "ssh-keygen"):
         need(tool)
+    compile_nexus()
     rows: list[Row] = []
     try:
         if {"list", "exec", "create"} & set(args.only):

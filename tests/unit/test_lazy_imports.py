@@ -22,6 +22,10 @@ BUDGET_IMPORT_MAIN = 12  # today 7
 BUDGET_VERSION = 12  # today 7
 BUDGET_LIST_JSON = 48  # today 38: the service, the store, the ssh files; no third party
 BUDGET_LIST = 95  # today 79: as above, plus rich for the table
+# the quick path (nexus.cli.quick_list): the store file and the engine socket read directly
+BUDGET_LIST_QUICK = 20  # today 15
+# never needed to list settled Docker workspaces the engine confirms
+NOT_FOR_QUICK_LIST = (*NOT_AT_START, "asyncio", "sqlite3", "socket", "http", "nexus.service")
 
 _REPORT = (
     "import json, sys\ndef report():\n    print(json.dumps(sorted(sys.modules)), file=sys.stderr)\n"
@@ -184,3 +188,23 @@ def test_the_default_config_enables_every_backend() -> None:
 
     defaults = NexusConfig()
     assert defaults.backends.docker.enabled and defaults.backends.daytona.enabled
+
+
+@pytest.mark.docker
+@pytest.mark.usefixtures("docker_engine")
+@pytest.mark.parametrize("argv", [("workspace", "list"), ("workspace", "list", "--json")])
+def test_listing_a_docker_workspace_the_engine_confirms_stays_within_budget(
+    tmp_path: Path, argv: tuple[str, ...]
+) -> None:
+    """One Docker workspace recorded as missing, and the engine has no container of this
+    (new) installation: nothing to record, so the quick path answers."""
+    from nexus.domain.models import BackendType, Workspace, WorkspaceStatus
+    from nexus.store import StateStore
+
+    store = StateStore(tmp_path / ".nexus" / "state.db")
+    store.reserve(Workspace(name="ws", backend=BackendType.DOCKER, status=WorkspaceStatus.MISSING))
+    store.close()
+    loaded = _run_cli(tmp_path, *argv)
+    assert "nexus.cli.quick_list" in loaded
+    assert not {m for m in loaded if m.startswith(NOT_FOR_QUICK_LIST)}, sorted(loaded)
+    assert len(_counted(loaded)) <= BUDGET_LIST_QUICK, sorted(_counted(loaded))

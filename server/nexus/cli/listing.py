@@ -9,21 +9,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..domain.kinds import BackendType, WorkspaceStatus
+from .list_view import COLUMNS, EMPTY, STATUS_STYLE, endpoint_text
 from .output import escape, print_json, stderr_console, stdout_console
 from .runner import run
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from ..domain.models import Workspace
     from ..service.workspaces import WorkspaceService
-
-STATUS_STYLE = {
-    WorkspaceStatus.RUNNING: "green",
-    WorkspaceStatus.STOPPED: "yellow",
-    WorkspaceStatus.PAUSED: "yellow",
-    WorkspaceStatus.MISSING: "red",
-    WorkspaceStatus.ERROR: "red",
-    WorkspaceStatus.UNKNOWN: "dim",
-}
 
 
 def status_text(ws: Workspace) -> str:
@@ -41,7 +35,7 @@ def endpoint(ws: Workspace) -> str:
     if not ws.ssh_port:
         return "-"
     user = ws.public_dict()["sshUser"]  # a token-based gateway's user name is a credential
-    return f"{user}@{ws.ssh_host}:{ws.ssh_port}" if user else f"{ws.ssh_host}:{ws.ssh_port}"
+    return endpoint_text(user, ws.ssh_host, ws.ssh_port)
 
 
 def list_workspaces(backend_filter: BackendType | None, as_json: bool) -> None:
@@ -62,12 +56,17 @@ def list_workspaces(backend_filter: BackendType | None, as_json: bool) -> None:
         print_json({"workspaces": [ws.public_dict() for ws in workspaces]})
         return
     if not workspaces:
-        stdout_console.print("No workspaces. Create one with [bold]nexus workspace create NAME[/].")
+        before, command, after = EMPTY
+        stdout_console.print(f"{before}[bold]{command}[/]{after}")
         return
+    stdout_console.print(workspace_table(workspaces))
+
+
+def workspace_table(workspaces: list[Workspace]) -> Table:
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False)
-    for column in ("NAME", "BACKEND", "STATUS", "BRANCH", "SSH", "PATH"):
+    for column in COLUMNS:
         table.add_column(column)
     for ws in workspaces:
         table.add_row(
@@ -78,4 +77,4 @@ def list_workspaces(backend_filter: BackendType | None, as_json: bool) -> None:
             escape(endpoint(ws)),
             escape(ws.local_path or "-"),
         )
-    stdout_console.print(table)
+    return table

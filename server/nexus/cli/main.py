@@ -43,8 +43,6 @@ def show_version(as_json: bool) -> None:
 def _plain_list(args: list[str]) -> tuple[BackendType | None, bool] | None:
     """The options of `workspace list ARGS` when they are plain: at most one ``--json`` and one
     ``--backend-filter`` with a valid backend; None for anything else."""
-    from ..domain.kinds import BackendType
-
     backend: BackendType | None = None
     as_json = seen_backend = False
     rest = iter(args)
@@ -57,6 +55,8 @@ def _plain_list(args: list[str]) -> tuple[BackendType | None, bool] | None:
             return None
         if not eq:
             value = next(rest, "")
+        from ..domain.kinds import BackendType  # only here: a plain list does not need it
+
         if value not in {b.value for b in BackendType}:
             return None
         backend, seen_backend = BackendType(value), True
@@ -70,10 +70,26 @@ def _fast_command(args: list[str]) -> Callable[[], None] | None:
     if args in (["version"], ["version", "--json"]):
         return partial(show_version, "--json" in args)
     if args[:2] == ["workspace", "list"] and (options := _plain_list(args[2:])) is not None:
-        from .listing import list_workspaces
-
-        return partial(list_workspaces, *options)
+        return partial(_list_workspaces, *options)
     return None
+
+
+def _list_workspaces(backend: BackendType | None, as_json: bool) -> None:
+    """`workspace list`: straight from the store and the engine where that prints the same as
+    the full listing and changes nothing (``nexus.cli.quick_list``), else the full listing."""
+    from .quick_list import Unhandled, quick_list
+
+    try:
+        quick_list(backend, as_json)
+        return
+    except Unhandled as reason:
+        setup_logging()
+        import logging
+
+        logging.getLogger(__name__).debug("full workspace list: %s", reason)
+    from .listing import list_workspaces
+
+    list_workspaces(backend, as_json)
 
 
 def _run_fast(command: Callable[[], None]) -> None:
@@ -141,6 +157,25 @@ def _command_path(error: Exception) -> str:
     return ctx.command_path if ctx is not None else "nexus"
 
 
+def setup_logging() -> None:
+    """Warnings (everything with NEXUS_DEBUG) to stderr, secrets masked; once per process."""
+    import logging
+
+    from .. import redact
+
+    root = logging.getLogger()
+    if any(getattr(handler, "nexus", False) for handler in root.handlers):
+        return
+    level = logging.DEBUG if os.environ.get("NEXUS_DEBUG") else logging.WARNING
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    for handler in root.handlers:
+        redact.install(handler)
+        handler.nexus = True  # type: ignore[attr-defined]
+    redact.register_secret(os.environ.get("DAYTONA_API_KEY"))
+
+
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["workspace"] and args[1:2] in (["exec"], ["ssh"], ["shell"]):
@@ -151,22 +186,12 @@ def main(argv: list[str] | None = None) -> None:
         except NexusError as error:
             render_error(error, False)
             sys.exit(int(error.exit_code))
-    import logging
-
-    from .. import redact
-
-    level = logging.DEBUG if os.environ.get("NEXUS_DEBUG") else logging.WARNING
-    logging.basicConfig(
-        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    for handler in logging.getLogger().handlers:
-        redact.install(handler)
-    redact.register_secret(os.environ.get("DAYTONA_API_KEY"))
     as_json = _wants_json(args)
     try:
         fast = _fast_command(args)
         if fast is not None:
-            _run_fast(fast)
+            _run_fast(fast)  # logs nothing, unless it turns to the full path (which sets it up)
+        setup_logging()
         if as_json:
             _run_json(args)
         from .app import app

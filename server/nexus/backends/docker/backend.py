@@ -32,25 +32,17 @@ from ...domain.models import (
 )
 from ...domain.progress import Progress
 from ...domain.recovery import FoundResource
-from . import engine
+from . import engine, engine_http
 from .image_builder import ensure_image
 
 SSH_USER = "nexus"
 SSH_PURPOSE = "ssh"
-LABEL_WORKSPACE = "nexus.workspace"
-LABEL_INSTALLATION = "nexus.installation"
+LABEL_WORKSPACE = engine.LABEL_WORKSPACE
+LABEL_INSTALLATION = engine.LABEL_INSTALLATION
 LABEL_USER_PREFIX = "nexus.label."
 PORT_ATTEMPTS = 3
 
-_STATUS = {
-    "created": WorkspaceStatus.STOPPED,
-    "running": WorkspaceStatus.RUNNING,
-    "paused": WorkspaceStatus.PAUSED,
-    "restarting": WorkspaceStatus.STARTING,
-    "removing": WorkspaceStatus.DELETING,
-    "exited": WorkspaceStatus.STOPPED,
-    "dead": WorkspaceStatus.ERROR,
-}
+_STATUS = {state: WorkspaceStatus(status) for state, status in engine.STATE_STATUS.items()}
 
 
 def _tar_of(files: list[tuple[str, bytes, int, int]]) -> bytes:
@@ -348,19 +340,9 @@ class DockerBackend:
     async def get_statuses(self, workspaces: list[Workspace]) -> dict[str, WorkspaceStatus]:
         def _statuses() -> dict[str, WorkspaceStatus]:
             self.seen_workspaces = None  # a read that fails says nothing about the engine
-            client = self._docker()
             # one API call, summaries only (no per-container inspect that a concurrent delete breaks)
-            summaries = engine.translate(
-                lambda: client.api.containers(
-                    all=True, filters={"label": f"{LABEL_INSTALLATION}={self._installation_id}"}
-                ),
-                "list containers",
-            )
-            states = {
-                (s.get("Labels") or {}).get(LABEL_WORKSPACE): str(s.get("State", ""))
-                for s in summaries
-            }
-            self.seen_workspaces = {name for name in states if name}  # see unrecorded()
+            states = engine.states_by_workspace(self._container_summaries())
+            self.seen_workspaces = set(states)  # see unrecorded()
             return {
                 ws.name: _STATUS.get(states[ws.name], WorkspaceStatus.UNKNOWN)
                 if ws.name in states
@@ -369,6 +351,19 @@ class DockerBackend:
             }
 
         return await run_blocking(_statuses)
+
+    def _container_summaries(self) -> list[dict[str, Any]]:
+        """This installation's containers as the engine lists them: read straight from a unix
+        socket, or through the SDK for an engine reached any other way."""
+        filters = engine.installation_filter(self._installation_id)
+        path = engine_http.engine_socket(self._host)
+        if path is not None:
+            return engine_http.list_containers(path, filters, host=self._host)
+        client = self._docker()
+        summaries: list[dict[str, Any]] = engine.translate(
+            lambda: client.api.containers(all=True, filters=filters), "list containers"
+        )
+        return summaries
 
     async def get_resource_stats(self, workspace: Workspace) -> ResourceStats | None:
         def _stats() -> ResourceStats | None:

@@ -11,6 +11,36 @@ from ...domain.errors import ErrorCode, NexusError
 
 T = TypeVar("T")
 
+LABEL_WORKSPACE = "nexus.workspace"
+LABEL_INSTALLATION = "nexus.installation"
+
+# a container's state (``State`` in the engine's container list) -> the workspace status value
+STATE_STATUS = {
+    "created": "stopped",
+    "running": "running",
+    "paused": "paused",
+    "restarting": "starting",
+    "removing": "deleting",
+    "exited": "stopped",
+    "dead": "error",
+}
+
+
+def installation_filter(installation_id: str) -> dict[str, list[str]]:
+    """The container-list filter for one installation's containers."""
+    return {"label": [f"{LABEL_INSTALLATION}={installation_id}"]}
+
+
+def states_by_workspace(summaries: list[dict[str, Any]]) -> dict[str, str]:
+    """Workspace name -> container state, from the engine's container list (unlabelled
+    containers left out)."""
+    states: dict[str, str] = {}
+    for summary in summaries:
+        name = (summary.get("Labels") or {}).get(LABEL_WORKSPACE)
+        if name:
+            states[name] = str(summary.get("State", ""))
+    return states
+
 
 def _short(detail: str) -> str:
     """The useful tail of a requests/urllib3 error ("[Errno 111] Connection refused")."""
@@ -27,6 +57,15 @@ def docker_unavailable(detail: str, host: str | None = None) -> NexusError:
         ErrorCode.DOCKER_UNAVAILABLE,
         f"cannot reach the Docker engine at {where}: {detail}",
         "Start Docker (e.g. `sudo systemctl start docker`) or fix DOCKER_HOST, then retry.",
+    )
+
+
+def docker_error(action: str, detail: str) -> NexusError:
+    """The engine answered, with an error."""
+    return NexusError(
+        ErrorCode.DOCKER_ERROR,
+        f"Docker failed to {action}: {detail}",
+        "Check `docker info` and the engine's log.",
     )
 
 
@@ -57,11 +96,7 @@ def translate(call: Callable[[], T], action: str) -> T:
     except requests.exceptions.ConnectionError as exc:
         raise docker_unavailable(str(exc)) from None
     except docker.errors.APIError as exc:
-        raise NexusError(
-            ErrorCode.DOCKER_ERROR,
-            f"Docker failed to {action}: {exc.explanation or exc}",
-            "Check `docker info` and the engine's log.",
-        ) from None
+        raise docker_error(action, str(exc.explanation or exc)) from None
     except docker.errors.DockerException as exc:
         raise docker_unavailable(str(exc)) from None
 

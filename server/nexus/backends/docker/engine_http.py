@@ -1,0 +1,100 @@
+"""Reading the Docker engine's container list straight from its unix socket.
+
+One GET over HTTP/1.0 (the engine closes the connection after the answer, so the body is
+everything up to EOF), with no third-party import: `workspace list` asks the engine this one
+question, and the docker SDK (with requests and urllib3) costs far more to import than the
+question takes. Engines reached any other way (tcp://, ssh://, TLS) are left to the SDK.
+"""
+
+from __future__ import annotations
+
+# The C module: ``socket`` builds its enums at import, a cost `workspace list` cannot afford.
+import _socket
+import json
+import os
+from typing import Any
+
+from .engine import docker_error, docker_unavailable
+
+DEFAULT_SOCKET = "/var/run/docker.sock"
+TIMEOUT_SECONDS = 60.0
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def socket_path(host: str | None) -> str | None:
+    """The unix socket a Docker host (``DOCKER_HOST`` form; empty: the default socket) names;
+    None for any other kind of address."""
+    if not host:
+        return DEFAULT_SOCKET
+    if host.startswith("unix://") and len(host) > len("unix://"):
+        return host[len("unix://") :]
+    return None
+
+
+def _quote(text: str) -> str:
+    """Percent-encoding for a query value (``urllib.parse.quote`` with ``safe=""``)."""
+    return "".join(chr(b) if b in _UNRESERVED else f"%{b:02X}" for b in text.encode())
+
+
+def _get(path: str, target: str, timeout: float) -> tuple[int, bytes]:
+    """The status code and body of ``GET target`` on the engine at socket ``path``."""
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        sock.connect(path)
+        sock.sendall(f"GET {target} HTTP/1.0\r\nHost: docker\r\n\r\n".encode())
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    finally:
+        sock.close()
+    head, separator, body = b"".join(chunks).partition(b"\r\n\r\n")
+    status_line, *headers = head.decode("latin-1").split("\r\n")
+    parts = status_line.split(" ", 2)
+    if not separator or len(parts) < 2 or not parts[0].startswith("HTTP/"):
+        raise ValueError(f"not an HTTP answer: {status_line[:80]!r}")
+    for header in headers:
+        name, _, value = header.partition(":")
+        if name.strip().lower() == "content-length" and len(body) < int(value):
+            raise ValueError("the answer ended early")
+    return int(parts[1]), body
+
+
+def list_containers(
+    path: str,
+    filters: dict[str, list[str]],
+    *,
+    host: str | None = None,
+    timeout: float = TIMEOUT_SECONDS,
+) -> list[dict[str, Any]]:
+    """Every container matching ``filters`` (stopped ones too), as the engine summarises them.
+
+    DOCKER_UNAVAILABLE when the engine cannot be reached (``host`` names it in the message),
+    DOCKER_ERROR when it answers with an error.
+    """
+    target = "/containers/json?all=1&filters=" + _quote(json.dumps(filters))
+    try:
+        status, body = _get(path, target, timeout)
+    except TimeoutError:
+        raise docker_unavailable(f"no answer within {timeout:g}s", host) from None
+    except OSError as exc:
+        raise docker_unavailable(str(exc) or type(exc).__name__, host) from None
+    except ValueError as exc:
+        raise docker_unavailable(f"unreadable answer ({exc})", host) from None
+    try:
+        data: Any = json.loads(body)
+    except ValueError:
+        data = None
+    if not 200 <= status < 300:
+        message = data.get("message") if isinstance(data, dict) else None
+        detail = str(message or body.decode("utf-8", "replace").strip() or f"HTTP {status}")
+        raise docker_error("list containers", detail)
+    if not isinstance(data, list):
+        raise docker_unavailable("unreadable answer (not a container list)", host)
+    return [item for item in data if isinstance(item, dict)]
+
+
+def engine_socket(host: str | None) -> str | None:
+    """The unix socket of the engine at ``host`` (None: ``DOCKER_HOST``, else the default), or
+    None when the engine is reached some other way."""
+    return socket_path(host or os.environ.get("DOCKER_HOST"))
