@@ -299,6 +299,34 @@ async def fetch_host_key(host: str, port: int, timeout: float = 30.0) -> str:
     return str(key.export_public_key("openssh").decode().strip())
 
 
+async def wait_banner(conn: SSHConnection, timeout: float, poll: float = 0.05) -> None:
+    """Block until an SSH server greets on the endpoint (its ``SSH-`` banner).
+
+    Enough where the server is Nexus's own sshd, started last, once the host key and the
+    authorized key are in place (the Docker image's entrypoint): no login is needed to know
+    that one will work."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    last_error = "no SSH banner"
+    while True:
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(conn.host, conn.port), max(0.1, deadline - loop.time())
+            )
+            try:
+                line = await asyncio.wait_for(reader.readline(), max(0.1, deadline - loop.time()))
+            finally:
+                writer.close()
+            if line.startswith(b"SSH-"):
+                return
+            last_error = "the connection closed before the SSH banner"
+        except (TimeoutError, OSError) as exc:
+            last_error = str(exc) or type(exc).__name__
+        if loop.time() + poll >= deadline:
+            raise _connection_failed(conn, last_error, reached=False)
+        await asyncio.sleep(poll)
+
+
 async def wait_ready(conn: SSHConnection, timeout: float) -> None:
     """Block until sshd accepts our key and runs a command."""
     import asyncssh

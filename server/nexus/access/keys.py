@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
+import secrets
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,12 +24,52 @@ class KeyPair:
 
 
 def generate_ed25519(comment: str) -> KeyPair:
-    import asyncssh  # lazy: heavy import
+    """A new key in OpenSSH formats; ``comment`` ends the public line (as ssh-keygen's -C)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    key = asyncssh.generate_private_key("ssh-ed25519", comment=comment)
-    private = key.export_private_key("openssh").decode()
-    public = key.export_public_key("openssh").decode().strip()
-    return KeyPair(private, public)
+    key = Ed25519PrivateKey.generate()
+    seed, public = key.private_bytes_raw(), key.public_key().public_bytes_raw()
+    public_blob = _ssh_string(_ED25519) + _ssh_string(public)
+    public_line = f"{_ED25519.decode()} {base64.b64encode(public_blob).decode()} {comment}"
+    return KeyPair(_openssh_private_key(seed, public, comment), public_line.strip())
+
+
+_ED25519 = b"ssh-ed25519"
+
+
+def _ssh_string(data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + data
+
+
+def _openssh_private_key(seed: bytes, public: bytes, comment: str) -> str:
+    """An unencrypted ``openssh-key-v1`` file (OpenSSH's PROTOCOL.key), as ssh-keygen writes it.
+
+    Written here rather than through ``cryptography``'s serializer, whose import brings in
+    every cipher it could encrypt keys with: a cost each `workspace create` would pay."""
+    check = secrets.token_bytes(4)
+    private = (
+        check
+        + check
+        + _ssh_string(_ED25519)
+        + _ssh_string(public)
+        + _ssh_string(seed + public)
+        + _ssh_string(comment.encode())
+    )
+    private += bytes(range(1, 1 + (-len(private) % 8)))  # padding to the "none" cipher's block
+    body = (
+        b"openssh-key-v1\0"
+        + _ssh_string(b"none")
+        + _ssh_string(b"none")
+        + _ssh_string(b"")
+        + struct.pack(">I", 1)
+        + _ssh_string(_ssh_string(_ED25519) + _ssh_string(public))
+        + _ssh_string(private)
+    )
+    encoded = base64.b64encode(body).decode()
+    lines = [encoded[i : i + 70] for i in range(0, len(encoded), 70)]
+    return "\n".join(
+        ["-----BEGIN OPENSSH PRIVATE KEY-----", *lines, "-----END OPENSSH PRIVATE KEY-----", ""]
+    )
 
 
 def ensure_client_key(paths: NexusPaths) -> tuple[Path, str]:
@@ -47,10 +90,10 @@ def ensure_client_key(paths: NexusPaths) -> tuple[Path, str]:
 
 def public_key_of(private_openssh: str) -> str:
     """The ``ssh-ed25519 AAAA...`` public half of an OpenSSH private key."""
-    import asyncssh  # lazy: heavy import
+    from cryptography.hazmat.primitives import serialization as ser
 
-    key = asyncssh.import_private_key(private_openssh)
-    return str(key.export_public_key("openssh").decode().strip())
+    key = ser.load_ssh_private_key(private_openssh.encode(), password=None)
+    return key.public_key().public_bytes(ser.Encoding.OpenSSH, ser.PublicFormat.OpenSSH).decode()
 
 
 def public_key_body(public_openssh: str) -> str:
@@ -65,6 +108,6 @@ def kept_host_public_key(paths: NexusPaths, name: str) -> str | None:
     key_file = paths.host_keys_dir / f"{name}_ed25519"
     try:
         return public_key_of(key_file.read_text())
-    except Exception as exc:  # OSError, or asyncssh.KeyImportError for a damaged file
+    except Exception as exc:  # OSError, or ValueError/TypeError for a damaged file
         log.debug("cannot read the host key %s: %s", key_file, exc)
         return None

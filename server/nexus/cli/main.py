@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..domain.errors import ErrorCode, ExitCode, NexusError
 from .output import print_json, render_error
@@ -177,7 +177,39 @@ def setup_logging() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = sys.argv[1:] if argv is None else argv
+    """The console script (no ``argv``: the process's own arguments), or one call in-process."""
+    if argv is not None:
+        _main(argv)
+        return
+    try:
+        _main(sys.argv[1:])
+    except SystemExit as done:
+        _exit_now(done.code)
+    _exit_now(0)
+
+
+def _exit_now(code: object) -> NoReturn:
+    """Exit without tearing the interpreter down module by module, which costs a command with
+    the SDKs loaded some 60 ms. What has to happen at exit is done here: the exit handlers
+    (thread pools are joined there), the logs and the output flushed."""
+    import atexit
+
+    if isinstance(code, str):
+        sys.stderr.write(code + "\n")
+        code = 1
+    status = code if isinstance(code, int) else 0 if code is None else 1
+    atexit._run_exitfuncs()
+    if "logging" in sys.modules:
+        sys.modules["logging"].shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing left to say
+            status = status or 1
+    os._exit(status)
+
+
+def _main(args: list[str]) -> None:
     if args[:1] == ["workspace"] and args[1:2] in (["exec"], ["ssh"], ["shell"]):
         from .openssh_exec import try_openssh
 

@@ -320,9 +320,8 @@ class WorkspaceService:
                 remote_path=provisioned.remote_path or REMOTE_PATH,
                 metadata={**self.get(name).metadata, **provisioned.metadata},
             )
-            self.ssh_files.refresh()
             progress.step("ssh", "Waiting for SSH")
-            await self._wait_ssh(self.get(name))
+            await self._refresh_files_waiting_ssh(self.get(name))
             return self._store.update(name, status=WorkspaceStatus.RUNNING)
         except BaseException:
             await asyncio.shield(self._undo_create(name, progress))
@@ -460,8 +459,12 @@ class WorkspaceService:
         self._forget_keys(name)
         self.ssh_files.refresh()
 
+    async def _refresh_files_waiting_ssh(self, workspace: Workspace) -> None:
+        """Write the ssh files while sshd comes up (neither needs the other)."""
+        await asyncio.gather(run_blocking(self.ssh_files.refresh), self._wait_ssh(workspace))
+
     async def _wait_ssh(self, workspace: Workspace) -> None:
-        """Wait for the workspace's sshd. A token gateway closes the connection after login both
+        """Wait for the workspace's sshd: on Docker its banner, elsewhere a login. A token gateway closes the connection after login both
         for a token it refuses and while the sandbox's sshd is not reachable yet (just after
         create/start): each time, the token is checked with the API (and replaced if it is no
         longer valid), and the wait goes on until the connect deadline."""
@@ -469,6 +472,10 @@ class WorkspaceService:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         conn = await self.connection(workspace, refresh_files=False)
+        if workspace.backend is BackendType.DOCKER:
+            # Nexus's image starts sshd last, its keys in place: the banner says a login works
+            await ssh_exec.wait_banner(conn, timeout)
+            return
         delay = 0.2
         while True:
             try:
@@ -512,9 +519,8 @@ class WorkspaceService:
         previous = self._claim(workspace, WorkspaceStatus.STARTING)
         try:
             await backend.start(workspace, progress)
-            self.ssh_files.refresh()
             progress.step("ssh", "Waiting for SSH")
-            await self._wait_ssh(workspace)
+            await self._refresh_files_waiting_ssh(workspace)
         except BaseException:
             await asyncio.shield(self._settle(workspace, previous))
             raise

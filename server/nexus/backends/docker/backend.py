@@ -40,6 +40,7 @@ SSH_PURPOSE = "ssh"
 LABEL_WORKSPACE = engine.LABEL_WORKSPACE
 LABEL_INSTALLATION = engine.LABEL_INSTALLATION
 LABEL_USER_PREFIX = "nexus.label."
+LABEL_SSH_PORT = "nexus.ssh-port"
 PORT_ATTEMPTS = 3
 
 _STATUS = {state: WorkspaceStatus(status) for state, status in engine.STATE_STATUS.items()}
@@ -202,19 +203,26 @@ class DockerBackend:
             )
 
     def _published_ports(self, client: Any) -> set[int]:
-        containers = engine.translate(
-            lambda: client.containers.list(
-                all=True, filters={"label": LABEL_WORKSPACE}, ignore_removed=True
-            ),
-            "list containers",
-        )
+        """Host ports of every Nexus container on the engine (any installation), stopped ones
+        included. One list call: the port is a label of the container (and a running one shows
+        its published ports); only a container from before the label is inspected."""
+        path = engine_http.engine_socket(self._host)
+        if path is None:
+            summaries: list[dict[str, Any]] = engine.translate(
+                lambda: client.api.containers(all=True, filters={"label": LABEL_WORKSPACE}),
+                "list containers",
+            )
+        else:
+            summaries = engine_http.list_containers(
+                path, {"label": [LABEL_WORKSPACE]}, host=self._host
+            )
         ports: set[int] = set()
-        for container in containers:
-            bindings = (container.attrs.get("HostConfig") or {}).get("PortBindings") or {}
-            for binds in bindings.values():
-                for bind in binds or []:
-                    if str(bind.get("HostPort", "")).isdigit():
-                        ports.add(int(bind["HostPort"]))
+        for summary in summaries:
+            labelled = str((summary.get("Labels") or {}).get(LABEL_SSH_PORT, ""))
+            if labelled.isdigit():
+                ports.add(int(labelled))
+                continue
+            ports.update(_bound_ports(client, str(summary.get("Id", ""))))
         return ports
 
     def _create_container(
@@ -234,6 +242,7 @@ class DockerBackend:
         labels = {
             LABEL_WORKSPACE: request.name,
             LABEL_INSTALLATION: self._installation_id,
+            LABEL_SSH_PORT: str(port),  # what other Nexus homes read to leave the port alone
             **{f"{LABEL_USER_PREFIX}{k}": v for k, v in request.labels.items()},
             **request.record_labels,  # what a lost state store is rebuilt from
         }
@@ -433,6 +442,22 @@ class DockerBackend:
                 return handle.read().decode().strip() if handle is not None else None
 
         return await run_blocking(_read)
+
+
+def _bound_ports(client: Any, container_id: str) -> set[int]:
+    """The host ports a container's configuration binds (running or not)."""
+    container = engine.translate(
+        lambda: engine.container_or_none(client, container_id), "inspect a container"
+    )
+    if container is None:  # removed since the list
+        return set()
+    bindings = (container.attrs.get("HostConfig") or {}).get("PortBindings") or {}
+    return {
+        int(bind["HostPort"])
+        for binds in bindings.values()
+        for bind in binds or []
+        if str(bind.get("HostPort", "")).isdigit()
+    }
 
 
 def _found(container: Any) -> FoundResource:
