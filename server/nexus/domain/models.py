@@ -128,6 +128,10 @@ class ProvisionedWorkspace(Model):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
+# Recorded, never shown (``public_dict``): not even serialised, the metadata can be large.
+_PRIVATE_FIELDS = {"host_key", "metadata", "ports", "owner"}
+
+
 class Workspace(Model):
     """A workspace as Nexus records it (the state store row)."""
 
@@ -158,11 +162,7 @@ class Workspace(Model):
 
     def public_dict(self) -> dict[str, Any]:
         """The stable JSON shape (docs/sidecar-protocol.md ``Workspace``)."""
-        data = self.to_json_dict()
-        data.pop("hostKey", None)
-        data.pop("metadata", None)
-        data.pop("ports", None)
-        data.pop("owner", None)
+        data = self.model_dump(mode="json", by_alias=True, exclude=_PRIVATE_FIELDS)
         if self.backend is BackendType.DAYTONA:
             data["sshUser"] = None  # the gateway's user name is the access token: never shown
         data["sshAlias"] = self.ssh_alias

@@ -7,17 +7,19 @@ import logging
 import sys
 import threading
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO
 
 import cattrs
 from lsprotocol import types
 from pydantic import ValidationError
 from pygls.exceptions import FeatureRequestError, JsonRpcException, JsonRpcInvalidParams
-from pygls.io_ import StdinAsyncReader, StdoutWriter, run_async
+from pygls.io_ import StdoutWriter, run_async
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import (
     JsonRPCNotification,
     JsonRPCRequestMessage,
+    JsonRPCResponseMessage,
     LanguageServerProtocol,
     default_converter,
 )
@@ -27,6 +29,7 @@ from ..service.context import NexusContext
 from ..service.workspaces import WorkspaceService
 from . import protocol
 from .protocol import DidChangeStateParams, InitializationOptions
+from .stdio import PipeReader, stdin_reader
 from .watcher import StoreWatcher
 
 log = logging.getLogger("nexus.sidecar")
@@ -39,6 +42,7 @@ LEVELS = {
     "debug": logging.DEBUG,
 }
 DRAIN_SECONDS = 60.0  # how long shutdown waits for cancelled operations to clean up
+BLOCKING_THREADS = 256  # at most this many blocking calls at once (one per running operation)
 
 
 def converter_factory() -> cattrs.Converter:
@@ -52,13 +56,29 @@ def converter_factory() -> cattrs.Converter:
     def keep(obj: dict[str, Any], cls: type[Any]) -> Any:
         return cls(**{"params": None, **obj})  # JSON-RPC allows leaving params out
 
+    def as_is(message: JsonRPCResponseMessage) -> dict[str, Any]:
+        # our results are JSON already: walking them with cattrs would only copy them (``json``
+        # still hands anything it cannot encode to the protocol's ``_serialize_message``)
+        return {"id": message.id, "jsonrpc": message.jsonrpc, "result": message.result}
+
     converter.register_structure_hook(JsonRPCRequestMessage, keep)
     converter.register_structure_hook(JsonRPCNotification, keep)
+    converter.register_unstructure_hook(JsonRPCResponseMessage, as_is)
     return converter
 
 
 class SidecarProtocol(LanguageServerProtocol):
     """pygls's protocol, except that a request it cannot even read still gets an answer."""
+
+    def _serialize_message(self, data: Any) -> Any:
+        """What ``json`` cannot encode in a result, turned into JSON as cattrs did (paths become
+        strings, sets lists, attrs classes objects, enums their values)."""
+        if isinstance(data, set | frozenset):
+            return list(data)
+        unstructured = self._converter.unstructure(data)
+        if unstructured is not data:
+            return unstructured
+        return super()._serialize_message(data)
 
     def structure_message(self, data: dict[str, Any]) -> Any:
         try:
@@ -248,11 +268,18 @@ class NexusSidecar(LanguageServer):
 
     async def _serve(self, stdin: BinaryIO, stdout: BinaryIO) -> None:
         self._stop_event = threading.Event()
+        # Every blocking call (Docker SDK, file locks, git) runs in the loop's default executor.
+        # Python sizes it by CPU count (6 threads on 2 CPUs): that many creates waiting on an
+        # image build would leave no thread for a `list`. Threads start only when all are busy.
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(max_workers=BLOCKING_THREADS, thread_name_prefix="nexus-blocking")
+        )
         self.protocol.set_writer(StdoutWriter(stdout))
+        reader = await stdin_reader(stdin, self.thread_pool)
         try:
             await run_async(
                 stop_event=self._stop_event,
-                reader=StdinAsyncReader(stdin, self.thread_pool),
+                reader=reader,
                 protocol=self.protocol,
                 logger=logging.getLogger("pygls.io"),
                 error_handler=self.report_server_error,
@@ -263,6 +290,8 @@ class NexusSidecar(LanguageServer):
             await self.drain()
             if self.watcher is not None:
                 await self.watcher.stop()
+            if isinstance(reader, PipeReader):
+                reader.close()
 
 
 def build_server() -> NexusSidecar:

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -62,6 +63,18 @@ def _row_to_workspace(row: sqlite3.Row, ports: dict[str, int]) -> Workspace:
         owner=data.get("owner"),
         forward_agent=bool(data.get("forward_agent", 0)),
     )
+
+
+_RowKey = tuple[tuple[Any, ...], tuple[tuple[str, int], ...]]  # a row's values, its ports
+
+
+@dataclass(frozen=True)
+class _Listing:
+    """The last ``list`` read: what it saw (its stamp), and the model built for each row."""
+
+    stamp: tuple[int, int]
+    records: tuple[Workspace, ...]
+    by_row: dict[_RowKey, Workspace]
 
 
 def _retry_locked(step: Callable[[], None], attempts: int = 100) -> None:
@@ -134,6 +147,8 @@ class StateStore:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._lock = threading.RLock()
+        self._writes = 0  # commits made on this connection (``data_version`` counts the others')
+        self._listed: _Listing | None = None
         truncated = self._truncated()  # before connecting: connect creates a missing file empty
         self._refuse_new_id_for_known_keys()
         try:
@@ -255,6 +270,8 @@ class StateStore:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+            finally:
+                self._writes += 1
 
     def _migrate(self) -> None:
         with self._lock:
@@ -280,6 +297,8 @@ class StateStore:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+            finally:
+                self._writes += 1
 
     def schema_version(self) -> int:
         with self._lock:
@@ -357,17 +376,43 @@ class StateStore:
             return _row_to_workspace(row, self._ports_of(self._conn, name))
 
     def list(self, backend: BackendType | None = None) -> list[Workspace]:
+        """Every record (of ``backend``), by name.
+
+        The records are shared with later calls while the file stays unchanged: treat them as
+        values (``model_copy(update=...)``), never change one in place.
+        """
         with self._lock:
-            if backend is None:
-                rows = self._conn.execute("SELECT * FROM workspaces ORDER BY name").fetchall()
-            else:
-                rows = self._conn.execute(
-                    "SELECT * FROM workspaces WHERE backend = ? ORDER BY name", (backend.value,)
-                ).fetchall()
-            ports: dict[str, dict[str, int]] = {}
-            for prow in self._conn.execute("SELECT workspace, purpose, port FROM ports"):
-                ports.setdefault(prow["workspace"], {})[prow["purpose"]] = prow["port"]
-            return [_row_to_workspace(r, ports.get(r["name"], {})) for r in rows]
+            records = self._records()
+        if backend is None:
+            return list(records)
+        return [ws for ws in records if ws.backend is backend]
+
+    def _records(self) -> tuple[Workspace, ...]:
+        """All records, read again only when the database changed since the last read.
+
+        ``PRAGMA data_version`` moves whenever another connection (any process) commits, and
+        ``_writes`` whenever this one commits or rolls back (inside its own transaction it
+        always reads). The stamp is read before the rows, so rows newer than their stamp can
+        only cause one more read, never a stale answer. A re-read builds models only for rows
+        (with their ports) that differ from the last read.
+        """
+        stamp = (self._conn.execute("PRAGMA data_version").fetchone()[0], self._writes)
+        listed = self._listed
+        if listed is not None and listed.stamp == stamp and not self._conn.in_transaction:
+            return listed.records
+        rows = self._conn.execute("SELECT * FROM workspaces ORDER BY name").fetchall()
+        ports: dict[str, dict[str, int]] = {}
+        for prow in self._conn.execute("SELECT workspace, purpose, port FROM ports"):
+            ports.setdefault(prow["workspace"], {})[prow["purpose"]] = prow["port"]
+        before = listed.by_row if listed is not None else {}
+        by_row: dict[_RowKey, Workspace] = {}
+        for row in rows:
+            own = ports.get(row["name"], {})
+            key = (tuple(row), tuple(sorted(own.items())))
+            found = before.get(key)
+            by_row[key] = found if found is not None else _row_to_workspace(row, own)
+        self._listed = _Listing(stamp, tuple(by_row.values()), by_row)
+        return self._listed.records
 
     def update(self, name: str, **changes: Any) -> Workspace:
         """Change some fields of one row in one transaction (other fields untouched)."""
