@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ from ...domain.models import (
 from ...domain.progress import Progress
 from ...domain.recovery import FoundResource
 from . import engine, engine_http
-from .image_builder import ensure_image
+from .image_builder import ensure_image, image_tag
 
 SSH_USER = "nexus"
 SSH_PURPOSE = "ssh"
@@ -142,7 +141,13 @@ class DockerBackend:
 
     # ---- lifecycle ---------------------------------------------------------------------------
     async def ensure_ready(self) -> None:
-        await run_blocking(self._docker)
+        raw = self._raw_engine()
+        await run_blocking(raw.ping if raw is not None else self._docker)
+
+    def _raw_engine(self) -> engine_http.Engine | None:
+        """The engine over its unix socket, without the SDK; None when it is reached otherwise."""
+        path = engine_http.engine_socket(self._host)
+        return engine_http.Engine(path, self._host) if path is not None else None
 
     async def create(
         self, request: CreateRequest, keys: ProvisionKeys, progress: Progress
@@ -152,48 +157,48 @@ class DockerBackend:
     def _create(
         self, request: CreateRequest, keys: ProvisionKeys, progress: Progress
     ) -> ProvisionedWorkspace:
-        client = self._docker()
-        self._check_cpus(client, request.resources.cpu)
+        calls = _EngineCalls(self._raw_engine(), self._docker)
+        self._check_cpus(calls, request.resources.cpu)
         base = request.image or self._base_image
         progress.step("image", f"Preparing workspace image (base {base})")
         with self._lock("image-build"):  # parallel creates build the image once, not N times
-            tag = ensure_image(client, base, progress)
+            tag = calls.built_image(base) or ensure_image(self._docker(), base, progress)
         low, high = self._port_range
         # Ports other Nexus homes on this engine hold (stopped containers included: they need
         # their port back on start), which a bind probe on this machine cannot see.
-        taken = self._published_ports(client)
+        taken = self._published_ports(calls)
+        name = self.container_name(request.name)
+        files = _tar_of(_key_files(request, keys))
         for attempt in range(1, PORT_ATTEMPTS + 1):
             port = self._ports.allocate_port(request.name, SSH_PURPOSE, low, high, exclude=taken)
-            progress.step("container", f"Creating container {self.container_name(request.name)}")
-            container = self._create_container(client, request, keys, tag, port)
+            progress.step("container", f"Creating container {name}")
+            container_id = calls.create(name, self._container_config(request, tag, port))
+            calls.put_files(container_id, files)
             progress.step("start", "Starting container")
             try:
-                engine.translate(container.start, "start the workspace container")
+                calls.start(container_id)
                 break
             except NexusError as exc:
                 if "port is already allocated" not in exc.message or attempt == PORT_ATTEMPTS:
                     raise
                 # another process on the engine took it between our check and the start
-                engine.translate(
-                    partial(container.remove, force=True, v=True), "remove a container"
-                )
+                calls.remove(container_id)
                 self._ports.release_ports(request.name)
                 taken.add(port)
         return ProvisionedWorkspace(
-            backend_id=container.id,
+            backend_id=container_id,
             image=tag,
             ssh=SSHConnection(
                 host="127.0.0.1", port=port, username=SSH_USER, host_key=keys.host_public_key
             ),
-            metadata={"container_name": self.container_name(request.name)},
+            metadata={"container_name": name},
         )
 
-    def _check_cpus(self, client: Any, cpu: float | None) -> None:
+    def _check_cpus(self, calls: _EngineCalls, cpu: float | None) -> None:
         """A CPU limit above the engine's CPU count is refused by runc at start: say so up front."""
         if not cpu:
             return
-        info = engine.translate(client.info, "read the engine's CPU count")
-        available = int(info.get("NCPU") or 0)
+        available = calls.cpu_count()
         if available and cpu > available:
             raise NexusError(
                 ErrorCode.INVALID_ARGUMENT,
@@ -202,32 +207,21 @@ class DockerBackend:
                 f"Ask for at most {available} CPUs.",
             )
 
-    def _published_ports(self, client: Any) -> set[int]:
+    def _published_ports(self, calls: _EngineCalls) -> set[int]:
         """Host ports of every Nexus container on the engine (any installation), stopped ones
-        included. One list call: the port is a label of the container (and a running one shows
-        its published ports); only a container from before the label is inspected."""
-        path = engine_http.engine_socket(self._host)
-        if path is None:
-            summaries: list[dict[str, Any]] = engine.translate(
-                lambda: client.api.containers(all=True, filters={"label": LABEL_WORKSPACE}),
-                "list containers",
-            )
-        else:
-            summaries = engine_http.list_containers(
-                path, {"label": [LABEL_WORKSPACE]}, host=self._host
-            )
+        included. One list call: the port is a label of the container; only a container from
+        before the label is inspected."""
         ports: set[int] = set()
-        for summary in summaries:
+        for summary in calls.containers({"label": [LABEL_WORKSPACE]}):
             labelled = str((summary.get("Labels") or {}).get(LABEL_SSH_PORT, ""))
             if labelled.isdigit():
                 ports.add(int(labelled))
                 continue
-            ports.update(_bound_ports(client, str(summary.get("Id", ""))))
+            ports.update(_bound_ports(calls.inspect(str(summary.get("Id", "")))))
         return ports
 
-    def _create_container(
-        self, client: Any, request: CreateRequest, keys: ProvisionKeys, tag: str, port: int
-    ) -> Any:
+    def _container_config(self, request: CreateRequest, tag: str, port: int) -> dict[str, Any]:
+        """The engine's ``/containers/create`` body for the workspace container."""
         source = request.source_path
         binds: list[BindMount] = []
         environment = {"NEXUS_WORKSPACE": request.name}
@@ -246,53 +240,29 @@ class DockerBackend:
             **{f"{LABEL_USER_PREFIX}{k}": v for k, v in request.labels.items()},
             **request.record_labels,  # what a lost state store is rebuilt from
         }
-        limits: dict[str, Any] = {}
+        host_config: dict[str, Any] = {
+            "PortBindings": {"22/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(port)}]},
+            "Mounts": [_mount_spec(bind) for bind in binds],
+            "RestartPolicy": {"Name": "unless-stopped"},
+        }
         if request.resources.cpu:
-            limits["nano_cpus"] = int(request.resources.cpu * 1e9)
+            host_config["NanoCpus"] = int(request.resources.cpu * 1e9)
         if request.resources.memory_gb:
-            limits["mem_limit"] = f"{int(request.resources.memory_gb * 1024)}m"
-        container = engine.translate(
-            lambda: client.containers.create(
-                tag,
-                name=self.container_name(request.name),
-                hostname=request.name,
-                labels=labels,
-                environment={**environment, **request.env},
-                ports={"22/tcp": ("127.0.0.1", port)},
-                mounts=[_mount_spec(bind) for bind in binds],
-                working_dir=REMOTE_PATH,
-                restart_policy={"Name": "unless-stopped"},
-                detach=True,
-                **limits,
-            ),
-            "create the workspace container",
-        )
-        files = [
-            ("/etc/ssh/nexus/ssh_host_ed25519_key", keys.host_private_key.encode(), 0o600, 0),
-            (
-                "/etc/ssh/nexus/ssh_host_ed25519_key.pub",
-                (keys.host_public_key + "\n").encode(),
-                0o644,
-                0,
-            ),
-            (
-                f"/etc/ssh/nexus/authorized_keys/{SSH_USER}",
-                (keys.authorized_key + "\n").encode(),
-                0o644,
-                0,
-            ),
-        ]
-        if request.git_config:
-            files.append(
-                (
-                    f"/home/{SSH_USER}/.gitconfig",
-                    _gitconfig(request.git_config).encode(),
-                    0o644,
-                    1000,
-                )
-            )
-        engine.translate(lambda: container.put_archive("/", _tar_of(files)), "install SSH keys")
-        return container
+            host_config["Memory"] = int(request.resources.memory_gb * 1024) * 2**20
+        return {
+            "Image": tag,
+            "Hostname": request.name,
+            "Labels": labels,
+            "Env": [f"{k}={v}" for k, v in {**environment, **request.env}.items()],
+            "WorkingDir": REMOTE_PATH,
+            "ExposedPorts": {"22/tcp": {}},
+            "AttachStdin": False,
+            "AttachStdout": False,
+            "AttachStderr": False,
+            "Tty": False,
+            "OpenStdin": False,
+            "HostConfig": host_config,
+        }
 
     async def start(self, workspace: Workspace, progress: Progress) -> None:
         def _start() -> None:
@@ -444,20 +414,133 @@ class DockerBackend:
         return await run_blocking(_read)
 
 
-def _bound_ports(client: Any, container_id: str) -> set[int]:
-    """The host ports a container's configuration binds (running or not)."""
-    container = engine.translate(
-        lambda: engine.container_or_none(client, container_id), "inspect a container"
-    )
-    if container is None:  # removed since the list
-        return set()
-    bindings = (container.attrs.get("HostConfig") or {}).get("PortBindings") or {}
+def _bound_ports(attrs: dict[str, Any] | None) -> set[int]:
+    """The host ports an inspected container's configuration binds (running or not)."""
+    bindings = ((attrs or {}).get("HostConfig") or {}).get("PortBindings") or {}
     return {
         int(bind["HostPort"])
         for binds in bindings.values()
         for bind in binds or []
         if str(bind.get("HostPort", "")).isdigit()
     }
+
+
+def _key_files(request: CreateRequest, keys: ProvisionKeys) -> list[tuple[str, bytes, int, int]]:
+    """What sshd needs before it starts: its host key and Nexus's authorized key (and the
+    user's git identity, when given)."""
+    files = [
+        ("/etc/ssh/nexus/ssh_host_ed25519_key", keys.host_private_key.encode(), 0o600, 0),
+        (
+            "/etc/ssh/nexus/ssh_host_ed25519_key.pub",
+            (keys.host_public_key + "\n").encode(),
+            0o644,
+            0,
+        ),
+        (
+            f"/etc/ssh/nexus/authorized_keys/{SSH_USER}",
+            (keys.authorized_key + "\n").encode(),
+            0o644,
+            0,
+        ),
+    ]
+    if request.git_config:
+        files.append(
+            (f"/home/{SSH_USER}/.gitconfig", _gitconfig(request.git_config).encode(), 0o644, 1000)
+        )
+    return files
+
+
+class _EngineCalls:
+    """The engine calls of a create: over the unix socket when there is one (no SDK import),
+    else through the docker SDK. Both send the same API bodies and fail with the same errors."""
+
+    def __init__(self, raw: engine_http.Engine | None, sdk: Callable[[], Any]) -> None:
+        self._raw = raw
+        self._sdk = sdk
+
+    def cpu_count(self) -> int:
+        if self._raw is not None:
+            info = self._raw.call("read the engine's CPU count", "GET", "/info")
+        else:
+            client = self._sdk()
+            info = engine.translate(client.info, "read the engine's CPU count")
+        return int((info or {}).get("NCPU") or 0)
+
+    def built_image(self, base: str) -> str | None:
+        """The workspace image of ``base`` when the engine has it (None: ask ``ensure_image``)."""
+        if self._raw is None:
+            return None
+        try:
+            base_id = self._raw.image_id(base)
+            tag = image_tag(base_id) if base_id is not None else None
+            return tag if tag is not None and self._raw.image_id(tag) is not None else None
+        except NexusError as exc:
+            if exc.code != ErrorCode.DOCKER_ERROR:
+                raise
+            return None  # a reference the engine refuses: ensure_image says precisely why
+
+    def containers(self, filters: dict[str, list[str]]) -> list[dict[str, Any]]:
+        if self._raw is not None:
+            return engine_http.list_containers(self._raw.path, filters, host=self._raw.host)
+        client = self._sdk()
+        found: list[dict[str, Any]] = engine.translate(
+            lambda: client.api.containers(all=True, filters=filters), "list containers"
+        )
+        return found
+
+    def inspect(self, container_id: str) -> dict[str, Any] | None:
+        if self._raw is not None:
+            return self._raw.container(container_id)
+        container = engine.translate(
+            lambda: engine.container_or_none(self._sdk(), container_id), "inspect a container"
+        )
+        return container.attrs if container is not None else None
+
+    def create(self, name: str, config: dict[str, Any]) -> str:
+        action = "create the workspace container"
+        if self._raw is not None:
+            created = self._raw.call(
+                action, "POST", f"/containers/create?name={engine_http.quote(name)}", config
+            )
+        else:
+            client = self._sdk()
+            created = engine.translate(
+                lambda: client.api.create_container_from_config(config, name), action
+            )
+        return str(created["Id"])
+
+    def put_files(self, container_id: str, tar: bytes) -> None:
+        if self._raw is not None:
+            self._raw.call(
+                "install SSH keys",
+                "PUT",
+                f"/containers/{container_id}/archive?path=%2F",
+                body=tar,
+                content_type="application/x-tar",
+            )
+            return
+        client = self._sdk()
+        engine.translate(lambda: client.api.put_archive(container_id, "/", tar), "install SSH keys")
+
+    def start(self, container_id: str) -> None:
+        action = "start the workspace container"
+        if self._raw is not None:
+            self._raw.call(action, "POST", f"/containers/{container_id}/start")
+            return
+        client = self._sdk()
+        engine.translate(lambda: client.api.start(container_id), action)
+
+    def remove(self, container_id: str) -> None:
+        if self._raw is not None:
+            self._raw.call(
+                "remove a container", "DELETE", f"/containers/{container_id}?force=1&v=1"
+            )
+            return
+        client = self._sdk()
+        engine.translate(
+            lambda: client.api.remove_container(container_id, force=True, v=True),
+            "remove a container",
+        )
 
 
 def _found(container: Any) -> FoundResource:
