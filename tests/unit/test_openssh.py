@@ -12,7 +12,7 @@ import pytest
 
 from nexus.access import openssh
 from nexus.access.ssh_config import render_config
-from nexus.cli.openssh_exec import _plain_exec, _plain_ssh, eligible
+from nexus.cli.openssh_exec import _plain_exec, _plain_ssh
 from nexus.paths import NexusPaths
 from nexus.store import StateStore
 from nexus.store.peek import AccessRecord, access_record
@@ -81,10 +81,10 @@ def test_access_record_matches_the_store(tmp_path: Path) -> None:
     store.reserve(running_docker_workspace("one", 32801, forward_agent=True))
     record = access_record(db, "one")
     assert record == AccessRecord.of(store.get("one"))
-    assert record is not None and eligible(record) and record.forward_agent
+    assert record is not None and record.reachable_directly and record.forward_agent
     store.update("one", metadata={"ssh_token": True})
     gateway = access_record(db, "one")
-    assert gateway is not None and gateway.uses_token and not eligible(gateway)
+    assert gateway is not None and gateway.uses_token and not gateway.reachable_directly
     store.close()
     assert access_record(db, "other") is None
     assert access_record(tmp_path / "none.db", "one") is None

@@ -2,9 +2,9 @@
 
 When the state store says a workspace is running and its SSH endpoint answers (its shared
 connection is up, or its sshd sends a banner), ``ssh`` runs the command at once: no engine
-call, no typer, no asyncssh (an interactive shell becomes ``ssh``). Anything else (a stopped or missing workspace, a Daytona token
-gateway, ``--json``, no system ssh) goes the full way, which asks the engine and reports
-precisely what is wrong.
+call, no typer, no asyncssh (an interactive shell becomes ``ssh``). Anything else (a stopped or
+missing workspace, a Daytona token gateway, ``--json``, no system ssh) goes the full way, which
+asks the engine and reports precisely what is wrong.
 """
 
 from __future__ import annotations
@@ -15,22 +15,10 @@ from typing import TYPE_CHECKING
 
 from ..access import openssh
 from ..access.remote_command import build_remote_command
-from ..domain.kinds import BackendType, WorkspaceStatus
 from ..store.peek import AccessRecord
 
 if TYPE_CHECKING:
     from ..paths import NexusPaths
-
-
-def eligible(workspace: AccessRecord) -> bool:
-    """Reached with Nexus's own key on a stanza Nexus wrote (not a token gateway), and running."""
-    return (
-        workspace.backend == BackendType.DOCKER
-        and workspace.status == WorkspaceStatus.RUNNING
-        and workspace.ssh_port is not None
-        and bool(workspace.host_key)
-        and not workspace.uses_token
-    )
 
 
 def answers(paths: NexusPaths, workspace: AccessRecord) -> bool:
@@ -142,7 +130,7 @@ def _through_ssh(
     if ssh is None:
         return
     workspace = access_record(paths.state_db, name)
-    if workspace is None or not eligible(workspace) or not answers(paths, workspace):
+    if workspace is None or not workspace.reachable_directly or not answers(paths, workspace):
         return
     argv = ssh_argv(ssh, paths, workspace, command, workdir=workdir, interactive=interactive)
     if interactive and not command:

@@ -399,7 +399,7 @@ def exec_(
         if ssh is not None and service.get(name).backend is BackendType.DOCKER:
             ws, _ = await service.running_connection(name)  # precise errors; current ssh files
             paths, record = service.ctx.paths, AccessRecord.of(ws)
-            if openssh_exec.eligible(record) and await run_blocking(
+            if record.reachable_directly and await run_blocking(
                 openssh_exec.answers, paths, record
             ):
                 return openssh_exec.ssh_argv(ssh, paths, record, command, workdir=workdir)

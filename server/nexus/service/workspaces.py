@@ -27,6 +27,7 @@ from ..fsutil import atomic_write
 from ..ownership import SIDECAR, owner_alive, parse_owner
 from ..paths import ensure_dir
 from ..store import StateStore
+from ..store.peek import AccessRecord
 from ..vcs import isolation, worktree
 from .context import NexusContext
 from .ssh_files import SshFiles
@@ -77,19 +78,6 @@ CREATE_INTERRUPTED = "create_interrupted"  # metadata flag: the create died befo
 
 # how long exec waits for an answer before asking the engine whether the workspace is there
 TRUSTED_CONNECT_SECONDS = 1.0
-
-
-def _store_trusted(workspace: Workspace) -> bool:
-    """Exec may connect on the store's word alone: a running Docker workspace reached with
-    Nexus's own key, its host key pinned. A token gateway (Daytona) is asked first: its
-    answers (stopped, auto-stopped) have codes of their own."""
-    return (
-        workspace.backend is BackendType.DOCKER
-        and workspace.status is WorkspaceStatus.RUNNING
-        and workspace.ssh_port is not None
-        and bool(workspace.host_key)
-        and "ssh_token" not in workspace.metadata
-    )
 
 
 def create_interrupted(workspace: Workspace) -> bool:
@@ -850,7 +838,7 @@ class WorkspaceService:
             )
 
         trusted = self.get(name)
-        if _store_trusted(trusted):
+        if AccessRecord.of(trusted).reachable_directly:
             # no engine call: the connection attempt itself tells a workspace that is not there
             try:
                 conn = await self.connection(trusted, refresh_files=False)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..domain.kinds import REMOTE_PATH, ssh_alias
+from ..domain.kinds import REMOTE_PATH, BackendType, WorkspaceStatus, ssh_alias
 from .migrations import MIGRATIONS
 
 if TYPE_CHECKING:
@@ -39,6 +39,19 @@ class AccessRecord:
     @property
     def ssh_alias(self) -> str:
         return ssh_alias(self.name)
+
+    @property
+    def reachable_directly(self) -> bool:
+        """Exec may connect on the store's word alone: a running Docker workspace reached with
+        Nexus's own key, its host key pinned. A token gateway (Daytona) is asked first: its
+        answers (stopped, auto-stopped, token refused) have codes of their own."""
+        return (
+            self.backend == BackendType.DOCKER
+            and self.status == WorkspaceStatus.RUNNING
+            and self.ssh_port is not None
+            and bool(self.host_key)
+            and not self.uses_token
+        )
 
     @classmethod
     def of(cls, workspace: Workspace) -> AccessRecord:
