@@ -143,6 +143,8 @@ def close_master(path: Path | None, ssh: str | None = None) -> None:
 
 
 class Cancelled(Exception):
+    """A signal ended the command (``signum``); ssh was stopped."""
+
     def __init__(self, signum: int) -> None:
         super().__init__(signum)
         self.signum = signum
