@@ -21,7 +21,7 @@ from typing import Any
 from ..backends.docker.engine import STATE_STATUS, installation_filter, states_by_workspace
 from ..backends.docker.engine_http import engine_socket, list_containers
 from ..domain.errors import NexusError
-from ..store.migrations import MIGRATIONS
+from ..store import readonly
 from .list_view import COLUMNS, EMPTY, STATUS_STYLE, endpoint_text
 from .output import print_json
 
@@ -90,17 +90,11 @@ def _read_store(home: str) -> tuple[str, list[dict[str, Any]]]:
             raise Unhandled("a new or damaged store")
     except OSError:
         raise Unhandled("no store") from None
-    uri = "file:" + "".join(c if c.isalnum() or c in "/._-~" else f"%{ord(c):02X}" for c in path)
-    if not uri.isascii():
-        raise Unhandled("a path the URI form does not carry")
-    try:
-        conn = _sqlite3.connect(uri + "?mode=ro", uri=True, timeout=30.0, isolation_level=None)
-    except _sqlite3.Error:
-        raise Unhandled("cannot open the store") from None
+    conn = readonly.connect(path, timeout=30.0)
+    if conn is None:
+        raise Unhandled("a store that cannot be opened read-only, or one to migrate")
     try:
         conn.execute("BEGIN")  # one snapshot for every read below
-        if conn.execute("PRAGMA user_version").fetchone()[0] != len(MIGRATIONS):
-            raise Unhandled("a store to migrate")
         found = conn.execute("SELECT value FROM meta WHERE key = 'installation_id'").fetchone()
         cursor = conn.execute(f"SELECT {_COLUMNS} FROM workspaces ORDER BY name")
         names = [column[0] for column in cursor.description]

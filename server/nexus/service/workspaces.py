@@ -452,10 +452,12 @@ class WorkspaceService:
         await asyncio.gather(run_blocking(self.ssh_files.refresh), self._wait_ssh(workspace))
 
     async def _wait_ssh(self, workspace: Workspace) -> None:
-        """Wait for the workspace's sshd: on Docker its banner, elsewhere a login. A token gateway closes the connection after login both
-        for a token it refuses and while the sandbox's sshd is not reachable yet (just after
-        create/start): each time, the token is checked with the API (and replaced if it is no
-        longer valid), and the wait goes on until the connect deadline."""
+        """Wait for the workspace's sshd: on Docker its banner, elsewhere a login.
+
+        A token gateway closes the connection after login both for a token it refuses and while
+        the sandbox's sshd is not reachable yet (just after create/start): each time, the token
+        is checked with the API (and replaced if it is no longer valid), and the wait goes on
+        until the connect deadline."""
         timeout = self.ctx.config.ssh.connect_timeout
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

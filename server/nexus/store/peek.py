@@ -7,14 +7,14 @@ file) gives None, and the caller takes the full path, which reports it properly.
 
 from __future__ import annotations
 
+import _sqlite3
 import json
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..domain.kinds import REMOTE_PATH, BackendType, WorkspaceStatus, ssh_alias
-from .migrations import MIGRATIONS
+from . import readonly
 
 if TYPE_CHECKING:
     from ..domain.models import Workspace
@@ -71,20 +71,17 @@ class AccessRecord:
 def access_record(database: Path, name: str) -> AccessRecord | None:
     if not database.is_file():
         return None
+    db = readonly.connect(str(database), timeout=1.0)
+    if db is None:
+        return None
     try:
-        db = sqlite3.connect(f"{database.as_uri()}?mode=ro", uri=True, timeout=1.0)
-        try:
-            if db.execute("PRAGMA user_version").fetchone()[0] != len(MIGRATIONS):
-                return None  # not upgraded yet: the full path upgrades it (and the ssh files)
-            row = db.execute(
-                f"SELECT {_COLUMNS} FROM workspaces WHERE name = ?", (name,)
-            ).fetchone()
-        finally:
-            db.close()
-        if row is None:
-            return None
-        metadata = json.loads(row[7] or "{}")
-    except (sqlite3.Error, ValueError):
+        row = db.execute(f"SELECT {_COLUMNS} FROM workspaces WHERE name = ?", (name,)).fetchone()
+        metadata = json.loads(row[7] or "{}") if row is not None else None
+    except (_sqlite3.Error, ValueError):
+        return None
+    finally:
+        db.close()
+    if row is None:
         return None
     return AccessRecord(
         name=row[0],

@@ -334,15 +334,8 @@ class DockerBackend:
     def _container_summaries(self) -> list[dict[str, Any]]:
         """This installation's containers as the engine lists them: read straight from a unix
         socket, or through the SDK for an engine reached any other way."""
-        filters = engine.installation_filter(self._installation_id)
-        path = engine_http.engine_socket(self._host)
-        if path is not None:
-            return engine_http.list_containers(path, filters, host=self._host)
-        client = self._docker()
-        summaries: list[dict[str, Any]] = engine.translate(
-            lambda: client.api.containers(all=True, filters=filters), "list containers"
-        )
-        return summaries
+        calls = _EngineCalls(self._raw_engine(), self._docker)
+        return calls.containers(engine.installation_filter(self._installation_id))
 
     async def get_resource_stats(self, workspace: Workspace) -> ResourceStats | None:
         def _stats() -> ResourceStats | None:

@@ -40,11 +40,6 @@ def quote(text: str, safe: bytes = b"") -> str:
     return "".join(chr(b) if b in keep else f"%{b:02X}" for b in text.encode())
 
 
-def _get(path: str, target: str, timeout: float) -> tuple[int, bytes]:
-    """The status code and body of ``GET target`` on the engine at socket ``path``."""
-    return _request(path, "GET", target, timeout)
-
-
 def _request(
     path: str,
     method: str,
@@ -92,22 +87,7 @@ def list_containers(
     DOCKER_ERROR when it answers with an error.
     """
     target = "/containers/json?all=1&filters=" + quote(json.dumps(filters))
-    try:
-        status, body = _get(path, target, timeout)
-    except TimeoutError:
-        raise docker_unavailable(f"no answer within {timeout:g}s", host) from None
-    except OSError as exc:
-        raise docker_unavailable(str(exc) or type(exc).__name__, host) from None
-    except ValueError as exc:
-        raise docker_unavailable(f"unreadable answer ({exc})", host) from None
-    try:
-        data: Any = json.loads(body)
-    except ValueError:
-        data = None
-    if not 200 <= status < 300:
-        message = data.get("message") if isinstance(data, dict) else None
-        detail = str(message or body.decode("utf-8", "replace").strip() or f"HTTP {status}")
-        raise docker_error("list containers", detail)
+    data = Engine(path, host, timeout).call("list containers", "GET", target)
     if not isinstance(data, list):
         raise docker_unavailable("unreadable answer (not a container list)", host)
     return [item for item in data if isinstance(item, dict)]
