@@ -19,6 +19,7 @@ from typing import Any, cast
 
 import asyncssh
 from asyncssh.forward import SSHForwarder
+from asyncssh.packet import Boolean, String, UInt32
 
 from .config import EmulatorConfig
 from .faults import FaultInjector
@@ -216,6 +217,7 @@ class _ProxySession(asyncssh.SSHServerSession[bytes]):
         self.exit_status: int | None = None
         self.exit_signal: tuple[str, bool, str, str] | None = None
         self._task: asyncio.Task[None] | None = None
+        self._exit_sent = False
 
     def connection_made(self, chan: asyncssh.SSHServerChannel[bytes]) -> None:  # type: ignore[override]
         self.chan = chan
@@ -317,14 +319,33 @@ class _ProxySession(asyncssh.SSHServerSession[bytes]):
             self.owner.release_upstream(self.up_conn)
 
     # called by the upstream half
+    def send_exit(self) -> None:
+        """The exit status (or signal) as a channel request; the channel stays open for output
+        still on its way. Sent once."""
+        if self.chan is None or self._exit_sent or self.chan.is_closing():
+            return
+        self._exit_sent = True
+        status = 255 if self.exit_status is None else self.exit_status & 0xFF
+        # asyncssh's exit() would also close the channel: the request alone, as sshd sends it
+        with contextlib.suppress(OSError, asyncssh.Error):
+            if self.exit_signal is not None:
+                name, core_dumped, msg, lang = self.exit_signal
+                self.chan._send_request(
+                    b"exit-signal",
+                    String(name),
+                    Boolean(core_dumped),
+                    String(msg),
+                    String(lang),
+                )
+            else:
+                self.chan._send_request(b"exit-status", UInt32(status))
+
     def upstream_closed(self) -> None:
         if self.chan is None:
             return
+        self.send_exit()
         with contextlib.suppress(OSError, asyncssh.Error):
-            if self.exit_signal is not None:
-                self.chan.exit_with_signal(*self.exit_signal)
-            else:
-                self.chan.exit(255 if self.exit_status is None else self.exit_status)
+            self.chan.close()
         if self.up_conn is not None:
             self.owner.release_upstream(self.up_conn)
             self.up_conn = None
@@ -335,22 +356,39 @@ class _UpstreamSession(asyncssh.SSHClientSession[bytes]):
 
     def __init__(self, down: _ProxySession) -> None:
         self.down = down
+        self._eof = False
 
     def data_received(self, data: bytes, datatype: asyncssh.DataType) -> None:
         if self.down.chan is not None:
             self.down.chan.write(data, datatype)
 
     def eof_received(self) -> bool:
+        # Held until the exit status is known: an OpenSSH client that already sent its own EOF
+        # closes the channel as soon as it sees ours, and an exit status still on its way from
+        # the sandbox would then be lost (the client reports 255).
+        self._eof = True
+        if self.down.exit_status is not None or self.down.exit_signal is not None:
+            self._send_eof()
+        return True
+
+    def _send_eof(self) -> None:
         if self.down.chan is not None:
             with contextlib.suppress(OSError, asyncssh.Error):
                 self.down.chan.write_eof()
-        return True
 
     def exit_status_received(self, status: int) -> None:
         self.down.exit_status = status
+        self._exit_known()
 
     def exit_signal_received(self, signal: str, core_dumped: bool, msg: str, lang: str) -> None:
         self.down.exit_signal = (signal, core_dumped, msg, lang)
+        self._exit_known()
+
+    def _exit_known(self) -> None:
+        """Send the exit status now (before EOF and close, the order sshd keeps)."""
+        self.down.send_exit()
+        if self._eof:
+            self._send_eof()
 
     def pause_writing(self) -> None:
         if self.down.chan is not None:
