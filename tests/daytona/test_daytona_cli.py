@@ -309,7 +309,7 @@ def test_daytona_only_options_are_refused_on_docker(nexus_env: NexusEnv) -> None
     local = nexus_env.run(
         "workspace", "create", "d", "--backend", "daytona", "--from", str(nexus_env.project)
     )
-    assert local.returncode == 2 and "cannot mount a local folder" in local.stderr
+    assert local.returncode == 2 and "does not take: local source folder" in local.stderr
     half = nexus_env.run("workspace", "create", "d", "--backend", "daytona", "--cpu", "0.5")
     assert half.returncode == 2 and "whole numbers for --cpu" in half.stderr
 

@@ -21,7 +21,8 @@ from nexus.access import exec as ssh_exec
 from nexus.domain.errors import ErrorCode, NexusError
 from nexus.domain.models import SSHConnection
 from nexus.service.context import NexusContext
-from nexus.service.workspaces import CreateOptions, WorkspaceService
+from nexus.domain.create_options import CreateOptions
+from nexus.service.workspaces import WorkspaceService
 from tests.conftest import NEXUS_BIN, NexusEnv
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]

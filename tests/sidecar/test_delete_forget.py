@@ -40,7 +40,9 @@ async def test_forget_reports_the_container_left_behind(nexus_home: NexusHome) -
         with pytest.raises(JsonRpcException) as refused:
             await lsp.request("nexus/workspace/delete", {"name": "paid", "force": True})
         assert refused.value.data["code"] == "DOCKER_UNAVAILABLE"
-        assert "--forget" in refused.value.data["resolution"]
+        # the service names the option, never a CLI flag (an editor user reads it)
+        resolution = refused.value.data["resolution"]
+        assert "with forget" in resolution and "--" not in resolution
         listed = await lsp.request("nexus/workspace/list", {"refresh": False})
         assert [ws["name"] for ws in listed["workspaces"]] == ["paid"]
 

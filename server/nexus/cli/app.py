@@ -18,9 +18,9 @@ COMMAND_GROUPS: dict[str, tuple[str, str]] = {
 }
 
 
-def load_group(name: str) -> Any:
+def load_group(name: str, groups: dict[str, tuple[str, str]] | None = None) -> Any:
     """The click group of one command group, exactly as ``add_typer(…, name=name)`` makes it."""
-    module, attribute = COMMAND_GROUPS[name]
+    module, attribute = (COMMAND_GROUPS if groups is None else groups)[name]
     holder = typer.Typer(add_completion=False)
     holder.add_typer(getattr(importlib.import_module(module), attribute), name=name)
     return typer.main.get_group(holder).commands[name]
@@ -30,17 +30,20 @@ class _Commands(MutableMapping[str, Any]):
     """The commands of the top-level group: its own, then the command groups, each loaded on
     first access. The names are known without loading anything (usage errors, suggestions)."""
 
-    def __init__(self, own: MutableMapping[str, Any]) -> None:
+    def __init__(
+        self, own: MutableMapping[str, Any], groups: dict[str, tuple[str, str]] = COMMAND_GROUPS
+    ) -> None:
         self._own = own
+        self._groups = groups
         self._loaded: dict[str, Any] = {}
 
     def __getitem__(self, name: str) -> Any:
         if name in self._own:
             return self._own[name]
-        if name not in COMMAND_GROUPS:
+        if name not in self._groups:
             raise KeyError(name)
         if name not in self._loaded:
-            self._loaded[name] = load_group(name)
+            self._loaded[name] = load_group(name, self._groups)
         return self._loaded[name]
 
     def __setitem__(self, name: str, command: Any) -> None:
@@ -51,19 +54,28 @@ class _Commands(MutableMapping[str, Any]):
 
     def __iter__(self) -> Iterator[str]:
         yield from self._own
-        yield from (name for name in COMMAND_GROUPS if name not in self._own)
+        yield from (name for name in self._groups if name not in self._own)
 
     def __len__(self) -> int:
-        return len(self._own) + sum(1 for name in COMMAND_GROUPS if name not in self._own)
+        return len(self._own) + sum(1 for name in self._groups if name not in self._own)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._own or name in COMMAND_GROUPS
+        return name in self._own or name in self._groups
 
 
 class LazyGroup(TyperGroup):
+    groups: dict[str, tuple[str, str]] = COMMAND_GROUPS
+
     def __init__(self, **attrs: Any) -> None:
         super().__init__(**attrs)
-        self.commands = _Commands(self.commands)
+        self.commands = _Commands(self.commands, self.groups)
+
+
+class WorkspaceGroup(LazyGroup):
+    """`nexus workspace`: its commands, and `provider`, whose tree is built from the operation
+    registry only when it is run or listed."""
+
+    groups = {"provider": ("nexus.cli.provider_cmd", "provider_app")}
 
 
 app = typer.Typer(

@@ -56,7 +56,12 @@ def print_json(data: Any) -> None:
 def render_error(error: NexusError, as_json: bool) -> None:
     from ..redact import redact
 
-    error = NexusError(error.code, redact(error.message), redact(error.resolution))
+    resolution = redact(error.resolution)
+    if error.options and not as_json:
+        from .flags import flags_of
+
+        resolution = f"{resolution} ({', '.join(flags_of(error.options))})".lstrip()
+    error = NexusError(error.code, redact(error.message), resolution)
     if as_json:
         print_json({"error": error.to_dict()})
         return

@@ -118,8 +118,8 @@ def renew(name: str = typer.Argument(...)) -> None:
     import contextlib
     import logging
 
-    from ..access.ssh_config import uses_token
     from ..service.context import NexusContext
+    from ..service.ssh_files import token_auth
     from ..service.workspaces import WorkspaceService
 
     logging.disable(logging.CRITICAL)
@@ -129,7 +129,7 @@ def renew(name: str = typer.Argument(...)) -> None:
         try:
             service = WorkspaceService(context)
             workspace = service.get(name)
-            if uses_token(workspace):
+            if token_auth(workspace):
                 await service.connection(workspace, renew=True)
         finally:
             context.close()

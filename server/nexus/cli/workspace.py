@@ -21,6 +21,7 @@ from ..domain.errors import ErrorCode, ExitCode, NexusError
 from ..domain.kinds import BackendType, WorkspaceStatus
 from ..store.peek import AccessRecord
 from . import openssh_exec
+from .app import WorkspaceGroup
 from .listing import endpoint as _endpoint
 from .listing import list_workspaces
 from .listing import status_text as _status_text
@@ -32,7 +33,9 @@ if TYPE_CHECKING:
     from ..domain.models import OpenTarget, Workspace
     from ..service.workspaces import DeleteResult, WorkspaceInfo, WorkspaceService
 
-workspace_app = typer.Typer(help="Create, use and remove workspaces.", no_args_is_help=True)
+workspace_app = typer.Typer(
+    help="Create, use and remove workspaces.", no_args_is_help=True, cls=WorkspaceGroup
+)
 JSON_OPTION = typer.Option(False, "--json", help="Machine-readable output (stable schema).")
 
 
@@ -152,7 +155,7 @@ def create(
     and mounts it at /workspace (git works inside the workspace too).
     """
     from ..access.user_ssh_config import InstallStatus
-    from ..service.workspaces import CreateOptions
+    from ..domain.create_options import CreateOptions
     from .output import CliProgress
 
     options = CreateOptions(

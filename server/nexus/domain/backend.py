@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Set as AbstractSet
-from typing import TYPE_CHECKING, Any, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 from .kinds import BackendType, WorkspaceStatus
 
@@ -11,7 +12,6 @@ if TYPE_CHECKING:
     from .models import (
         BackendCapabilities,
         CreateRequest,
-        ProviderOperation,
         ProvisionedWorkspace,
         ProvisionKeys,
         ResourceStats,
@@ -19,6 +19,31 @@ if TYPE_CHECKING:
         Workspace,
     )
     from .progress import Progress
+    from .provider import OpContext, OperationSpec, OpParams, OpResult
+
+
+@dataclass(frozen=True)
+class BackendFacts:
+    """What the service needs to know of a backend without building it (no SDK, no API key)."""
+
+    # binds the source folder (or its git worktree) into the workspace at create
+    mounts_local_folder: bool
+    # backend-specific CreateOptions fields it takes (nexus.domain.create_options)
+    create_options: frozenset[str]
+    # the SSH user name is an expiring access token (kept in a file of its own), not a key login
+    token_auth: bool
+    # "banner": sshd's banner means a login works (Nexus's image starts sshd last, keys in
+    # place); "login": only a login tells (a gateway answers before the workspace does)
+    ssh_ready: str
+    # cpu, memory and disk in whole numbers only
+    whole_resources: bool
+    # what backs a workspace ("container", "sandbox") and how a user removes one by hand
+    resource_kind: str
+    cleanup_command: str  # formatted with {ref}
+    # the record key holding the resource's name, when it was recorded
+    resource_name_key: str
+    # the error code for a workspace found stopped where it must run (None: the generic one)
+    stopped_code: str | None = None
 
 
 class PortAllocator(Protocol):
@@ -35,6 +60,7 @@ class Backend(Protocol):
     """A place workspaces live. Methods take the stored ``Workspace`` so backends stay stateless."""
 
     type: BackendType
+    facts: BackendFacts
 
     async def ensure_ready(self) -> None:
         """Fail fast (before anything is recorded) if the backend cannot be reached or used."""
@@ -46,7 +72,9 @@ class Backend(Protocol):
 
     async def start(self, workspace: Workspace, progress: Progress) -> None: ...
 
-    async def stop(self, workspace: Workspace, progress: Progress) -> None: ...
+    async def stop(self, workspace: Workspace, progress: Progress) -> bool:
+        """Stop it; True when stopping removed it (an ephemeral sandbox): the record goes too."""
+        ...
 
     async def delete(self, workspace: Workspace, progress: Progress) -> None: ...
 
@@ -67,5 +95,8 @@ class Backend(Protocol):
     def get_capabilities(self) -> BackendCapabilities: ...
 
     async def execute_provider_specific(
-        self, workspace: Workspace | None, operation: ProviderOperation
-    ) -> Any: ...
+        self, context: OpContext, operation: OperationSpec, params: OpParams
+    ) -> OpResult:
+        """Run one of this backend's escape hatches (``nexus.domain.provider``); the service has
+        checked the params, the workspace's backend and the capability."""
+        ...

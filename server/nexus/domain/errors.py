@@ -121,11 +121,16 @@ _EXIT_BY_CODE: dict[str, ExitCode] = {
 class NexusError(Exception):
     """A failure the user can act on: stable ``code``, human ``message``, one ``resolution`` line."""
 
-    def __init__(self, code: str, message: str, resolution: str = "") -> None:
+    def __init__(
+        self, code: str, message: str, resolution: str = "", options: tuple[str, ...] = ()
+    ) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
         self.resolution = resolution
+        # the request options the resolution speaks of (CreateOptions fields, "force", …): each
+        # adapter names them its own way (the CLI by its flags), the service never does
+        self.options = options
 
     @property
     def exit_code(self) -> ExitCode:
@@ -140,15 +145,6 @@ def workspace_not_found(name: str) -> NexusError:
         ErrorCode.WORKSPACE_NOT_FOUND,
         f"workspace '{name}' not found",
         "Run `nexus workspace list` to see your workspaces.",
-    )
-
-
-def provider_operation_unavailable(operation: str, backend: str) -> NexusError:
-    """An escape hatch this version does not implement (yet)."""
-    return NexusError(
-        ErrorCode.CAPABILITY_NOT_SUPPORTED,
-        f"operation '{operation}' is not available on the {backend} backend in this version of Nexus",
-        "Run `nexus workspace info NAME` to see what the backend supports.",
     )
 
 

@@ -97,13 +97,6 @@ class BackendCapabilities(Model):
     supports_file_api: bool = False
 
 
-class ProviderOperation(Model):
-    """An escape hatch: ``type`` like ``daytona.snapshot.create``, free-form ``params``."""
-
-    type: str
-    params: dict[str, Any] = Field(default_factory=dict)
-
-
 class ResourceStats(Model):
     cpu_percent: float | None = None
     memory_used_bytes: int | None = None

@@ -1,22 +1,72 @@
-"""Backend registry: builds each backend from config on first use (their SDKs are imported lazily)."""
+"""The backends Nexus knows, ``{BackendType: entry}``, and the per-process set of built ones.
+
+A backend is a package under ``nexus.backends`` with three cheap parts named here: its facts
+(``BackendFacts``), a factory building it from config, and the module registering its escape
+hatches. Adding a backend is that package plus one line in ``BACKENDS`` (and its ``BackendType``
+and config section). The factories import the SDKs, so nothing heavy loads before a backend is
+really used.
+"""
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..domain.errors import ErrorCode, NexusError
 from ..domain.kinds import BackendType
-from ..locking import file_lock
 from ..paths import NexusPaths
 from ..store import StateStore
 
 if TYPE_CHECKING:
     from ..config.schema import NexusConfig
-    from ..domain.backend import Backend
+    from ..domain.backend import Backend, BackendFacts
     from ..domain.models import BackendCapabilities
+    from ..domain.provider import OperationSpec
+
+
+@dataclass(frozen=True)
+class BackendEntry:
+    package: str  # nexus.backends.<name>: facts.FACTS, factory.build(config, store, paths), ops
+
+    def facts(self) -> BackendFacts:
+        facts: BackendFacts = importlib.import_module(f"{self.package}.facts").FACTS
+        return facts
+
+    def build(self, config: NexusConfig, store: StateStore, paths: NexusPaths) -> Backend:
+        factory: Callable[[NexusConfig, StateStore, NexusPaths], Backend] = importlib.import_module(
+            f"{self.package}.factory"
+        ).build
+        return factory(config, store, paths)
+
+    def load_operations(self) -> None:
+        importlib.import_module(f"{self.package}.ops")
+
+
+BACKENDS: dict[BackendType, BackendEntry] = {
+    BackendType.DOCKER: BackendEntry("nexus.backends.docker"),
+    BackendType.DAYTONA: BackendEntry("nexus.backends.daytona"),
+}
+
+
+def facts(backend_type: BackendType) -> BackendFacts:
+    return BACKENDS[backend_type].facts()
+
+
+def operations(backend: BackendType | None = None) -> dict[str, OperationSpec]:
+    """Every escape hatch (of ``backend``), by id ``<backend>.<group>.<action>``."""
+    from ..domain.provider import registered
+
+    for backend_type, entry in BACKENDS.items():
+        if backend is None or backend is backend_type:
+            entry.load_operations()
+    return registered(backend)
 
 
 class BackendRegistry:
+    """The backends of one process, each built from config on first use."""
+
     def __init__(self, config: NexusConfig, store: StateStore, paths: NexusPaths) -> None:
         self._config = config
         self._store = store
@@ -34,28 +84,10 @@ class BackendRegistry:
             raise NexusError(
                 ErrorCode.BACKEND_DISABLED,
                 f"the {backend_type.value} backend is disabled in the config",
-                f"Run `nexus config set backends.{backend_type.value}.enabled true`.",
+                f"Enable it: set backends.{backend_type.value}.enabled to true "
+                f"(`nexus config set backends.{backend_type.value}.enabled true`).",
             )
-        if backend_type is BackendType.DOCKER:
-            from ..backends.docker.backend import DockerBackend
-
-            docker = self._config.backends.docker
-            return DockerBackend(
-                self._store,
-                self._store.installation_id,
-                base_image=docker.base_image,
-                host=docker.host,
-                port_range=docker.port_range,
-                lock=lambda name: file_lock(self._paths.lock(name)),
-            )
-        from ..backends.daytona.backend import DaytonaBackend
-
-        return DaytonaBackend(
-            self._config.backends.daytona,
-            self._store,
-            self._store.installation_id,
-            lambda name: file_lock(self._paths.lock(name)),
-        )
+        return BACKENDS[backend_type].build(self._config, self._store, self._paths)
 
     def capabilities(self, backend_type: BackendType) -> BackendCapabilities:
         return self.get(backend_type).get_capabilities()

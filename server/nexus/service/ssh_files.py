@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..access.known_hosts import write_known_hosts
-from ..access.ssh_config import render_config, uses_token, write_config, write_token_files
+from ..access.ssh_config import render_config, write_config, write_token_files
 from ..access.user_ssh_config import (
     InstallResult,
     InstallStatus,
@@ -39,6 +39,13 @@ def nexus_command() -> str | None:
     return shlex.quote(found)
 
 
+def token_auth(workspace: Workspace) -> bool:
+    """The workspace's SSH user name is an expiring token (its backend's fact)."""
+    from .backends import facts
+
+    return facts(workspace.backend).token_auth
+
+
 class SshFiles:
     def __init__(self, context: NexusContext) -> None:
         self.ctx = context
@@ -64,6 +71,7 @@ class SshFiles:
             nexus_command=nexus_command(),
             connect_timeout=ssh.connect_timeout,
             control_persist=ssh.control_persist,
+            token_auth=token_auth,
         )
 
     def refresh(self, *, strict: bool = False, check: bool = False) -> InstallResult | None:
@@ -77,7 +85,7 @@ class SshFiles:
         with file_lock(self.ctx.paths.lock("ssh-files")):
             workspaces = self.ctx.store.list()
             write_known_hosts(self.ctx.paths, workspaces)
-            write_token_files(self.ctx.paths, workspaces)
+            write_token_files(self.ctx.paths, workspaces, token_auth)
             rendered = self.render()
             changed = read_bytes(self.nexus_config) != rendered.encode()
             write_config(self.ctx.paths, rendered)
@@ -112,7 +120,7 @@ class SshFiles:
         if not user.is_installed():
             return []
         for ws in workspaces if workspaces is not None else self.ctx.store.list():
-            if ws.ssh_port is None or uses_token(ws) or ws.status is WorkspaceStatus.DELETING:
+            if ws.ssh_port is None or token_auth(ws) or ws.status is WorkspaceStatus.DELETING:
                 continue
             expected = {
                 "hostname": [ws.ssh_host or "127.0.0.1"],

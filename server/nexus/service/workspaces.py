@@ -18,7 +18,7 @@ from ..access import exec as ssh_exec
 from ..access import openssh
 from ..access.keys import ensure_client_key, generate_ed25519, kept_host_public_key
 from ..asyncutil import run_blocking
-from ..domain.backend import Backend
+from ..domain.backend import Backend, BackendFacts
 from ..domain.errors import ErrorCode, NexusError, workspace_not_running
 from ..domain.kinds import REMOTE_PATH, TRANSITIONAL, BackendType, WorkspaceStatus, remote_uri
 from ..domain.names import validate_name
@@ -29,10 +29,12 @@ from ..paths import ensure_dir
 from ..store import StateStore
 from ..store.peek import AccessRecord
 from ..vcs import isolation, worktree
+from .backends import facts
 from .context import NexusContext
 from .ssh_files import SshFiles
 
 if TYPE_CHECKING:
+    from ..domain.create_options import CreateOptions
     from ..domain.models import (
         BackendCapabilities,
         ConnectionInfo,
@@ -48,23 +50,24 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def _resource_flags(resources: Resources) -> builtins.list[tuple[str, float]]:
-    """The resources given, each with the CLI flag that sets it (for error messages)."""
+def _resources_given(resources: Resources) -> builtins.list[tuple[str, float]]:
+    """The resources given, each with its name (cpu, memory, disk)."""
     given = (
-        ("--cpu", resources.cpu),
-        ("--memory", resources.memory_gb),
-        ("--disk", resources.disk_gb),
+        ("cpu", resources.cpu),
+        ("memory", resources.memory_gb),
+        ("disk", resources.disk_gb),
     )
-    return [(flag, value) for flag, value in given if value is not None]
+    return [(what, value) for what, value in given if value is not None]
 
 
 # Accepted range per resource (docs/cli.md). Memory below 64 MiB cannot run sshd and a shell
 # (Docker refuses under 6 MiB, and rounds to whole MiB); the upper bounds only keep the numbers
 # meaningful, the backend may allow less (Docker: no more CPUs than the engine has).
-_RESOURCE_RANGE: dict[str, tuple[str, float, float, str]] = {
-    "--cpu": ("cpu", 0.01, 1024.0, " CPUs"),
-    "--memory": ("memory", 0.0625, 65536.0, " GB"),
-    "--disk": ("disk", 0.0625, 1048576.0, " GB"),
+_RESOURCE_FIELD = {"cpu": "cpu", "memory": "memory_gb", "disk": "disk_gb"}
+_RESOURCE_RANGE: dict[str, tuple[float, float, str]] = {
+    "cpu": (0.01, 1024.0, " CPUs"),
+    "memory": (0.0625, 65536.0, " GB"),
+    "disk": (0.0625, 1048576.0, " GB"),
 }
 
 
@@ -109,33 +112,6 @@ class WorkspaceInfo:
         return data
 
 
-@dataclass
-class CreateOptions:
-    """What a user asks for at create (CLI flags / sidecar params), before defaults apply."""
-
-    name: str
-    # create even if the user's own ssh config has a `Host nexus-<name>` (one shadows the other)
-    force_alias: bool = False
-    backend: BackendType | None = None
-    cpu: float | None = None
-    memory_gb: float | None = None
-    disk_gb: float | None = None
-    image: str | None = None
-    source_path: Path | None = None
-    labels: dict[str, str] | None = None
-    worktree: bool | None = None  # None: config workspace.worktree
-    base: str | None = None  # worktree base ref (default HEAD)
-    forward_agent: bool | None = None  # None: config ssh.forward_agent
-    # Daytona
-    region: str | None = None
-    auto_stop_minutes: int | None = None
-    ephemeral: bool = False
-    snapshot: str | None = None
-    git_url: str | None = None
-    git_branch: str | None = None
-    env: dict[str, str] | None = None
-
-
 class WorkspaceService:
     def __init__(self, context: NexusContext) -> None:
         self.ctx = context
@@ -150,6 +126,10 @@ class WorkspaceService:
 
     def _backend(self, backend_type: BackendType) -> Backend:
         return self.ctx.backends.get(backend_type)
+
+    @staticmethod
+    def _facts(backend_type: BackendType) -> BackendFacts:
+        return facts(backend_type)
 
     def get(self, name: str) -> Workspace:
         return self._store.get(validate_name(name))
@@ -169,19 +149,21 @@ class WorkspaceService:
         )
 
     def _check_resources(self, resources: Resources) -> None:
-        for field, value in _resource_flags(resources):
-            what, low, high, unit = _RESOURCE_RANGE[field]
+        for what, value in _resources_given(resources):
+            low, high, unit = _RESOURCE_RANGE[what]
             if not math.isfinite(value) or value <= 0:
                 raise NexusError(
                     ErrorCode.INVALID_ARGUMENT,
                     f"{what} must be a positive number (got {value})",
                     f"Pass a value from {low:.10g} to {high:.10g}{unit}.",
+                    options=(_RESOURCE_FIELD[what],),
                 )
             if value < low or value > high:
                 raise NexusError(
                     ErrorCode.INVALID_ARGUMENT,
                     f"{what} must be between {low:.10g} and {high:.10g}{unit} (got {value:g})",
                     f"Pass a value from {low:.10g} to {high:.10g}{unit}.",
+                    options=(_RESOURCE_FIELD[what],),
                 )
 
     def _source_path(self, given: Path | None) -> Path:
@@ -190,7 +172,8 @@ class WorkspaceService:
             raise NexusError(
                 ErrorCode.SOURCE_NOT_FOUND,
                 f"source folder {path} does not exist or is not a folder",
-                "Pass an existing folder with --from PATH.",
+                "Name an existing folder as the source.",
+                options=("source_path",),
             )
         return path.resolve()
 
@@ -230,24 +213,19 @@ class WorkspaceService:
         backend = self._backend(backend_type)
         resources = self._resolve_resources(options, backend_type)
         self._check_resources(resources)
-        self._check_backend_options(options, backend_type, resources)
-        mounts_local_folder = backend_type is BackendType.DOCKER
+        backend_facts = self._facts(backend_type)
+        self._check_backend_options(options, backend_type, backend_facts, resources)
+        mounts_local_folder = backend_facts.mounts_local_folder
         source = self._source_path(options.source_path) if mounts_local_folder else None
         await backend.ensure_ready()
         request = CreateRequest(
             name=name,
             backend=backend_type,
             resources=resources,
-            image=options.image,
             source_path=source,
             labels=options.labels or {},
-            region=options.region,
-            auto_stop_minutes=options.auto_stop_minutes,
-            ephemeral=options.ephemeral,
-            snapshot=options.snapshot,
-            git_url=options.git_url,
-            git_branch=options.git_branch,
             env=options.env or {},
+            **options.request_fields(),
         )
         use_worktree = mounts_local_folder and (
             options.worktree if options.worktree is not None else self.ctx.config.workspace.worktree
@@ -256,8 +234,9 @@ class WorkspaceService:
         if options.base and root is None:
             raise NexusError(
                 ErrorCode.INVALID_ARGUMENT,
-                "--base needs the source folder to be inside a git repository",
-                "Run create inside a repository, or drop --base.",
+                "a worktree base needs the source folder to be inside a git repository",
+                "Create from a folder inside a repository, or leave the base out.",
+                options=("base",),
             )
         self._store.reserve(
             Workspace(
@@ -316,50 +295,62 @@ class WorkspaceService:
             raise
 
     def _check_backend_options(
-        self, options: CreateOptions, backend: BackendType, resources: Resources
+        self,
+        options: CreateOptions,
+        backend: BackendType,
+        backend_facts: BackendFacts,
+        resources: Resources,
     ) -> None:
-        daytona_only = {
-            "--region": options.region,
-            "--auto-stop": options.auto_stop_minutes,
-            "--ephemeral": options.ephemeral or None,
-            "--from-snapshot": options.snapshot,
-            "--from URL": options.git_url,
-        }
-        if backend is not BackendType.DAYTONA:
-            given = [flag for flag, value in daytona_only.items() if value is not None]
-            if given:
-                raise NexusError(
-                    ErrorCode.INVALID_ARGUMENT,
-                    f"{', '.join(given)} only apply to the daytona backend",
-                    "Add --backend daytona, or drop those options.",
-                )
-        if backend is BackendType.DAYTONA and options.source_path is not None:
+        """Refuse what this backend does not take; the messages name options by their labels
+        (an editor user reads them too: the CLI names its flags, ``nexus.cli.flags``)."""
+        from ..domain.create_options import OPTION_BY_FIELD
+
+        refused = [
+            spec
+            for spec in OPTION_BY_FIELD.values()
+            if not spec.common
+            and spec.field not in backend_facts.create_options
+            and options.given(spec.field)
+        ]
+        if refused:
+            takers = sorted(
+                b.value
+                for b in BackendType
+                if b is not backend
+                and all(spec.field in self._facts(b).create_options for spec in refused)
+            )
             raise NexusError(
                 ErrorCode.INVALID_ARGUMENT,
-                "a Daytona sandbox cannot mount a local folder",
-                "Pass --from with a git URL to clone, or create without --from "
-                "(syncing a local folder to a sandbox is the `nexus sync` feature).",
+                f"the {backend.value} backend does not take: "
+                f"{', '.join(spec.label for spec in refused)}",
+                f"Choose the {' or '.join(takers)} backend, or leave those options out."
+                if takers
+                else "Leave those options out.",
+                options=("backend", *(spec.field for spec in refused)),
             )
         if options.git_branch and not options.git_url:
             raise NexusError(
                 ErrorCode.INVALID_ARGUMENT,
-                "--branch needs --from URL (a git repository to clone)",
-                "Pass --from https://host/org/repo --branch NAME.",
+                "a git branch needs a git URL to clone",
+                "Give the repository URL with the branch.",
+                options=("git_url", "git_branch"),
             )
         if options.auto_stop_minutes is not None and options.auto_stop_minutes < 0:
             raise NexusError(
                 ErrorCode.INVALID_ARGUMENT,
-                "--auto-stop must be 0 (never) or a number of minutes",
-                "Pass --auto-stop 30, or 0 to disable.",
+                "auto-stop must be 0 (never) or a number of minutes",
+                "Give a number of minutes, e.g. 30, or 0 to disable.",
+                options=("auto_stop_minutes",),
             )
         fractional = [
-            flag for flag, value in _resource_flags(resources) if not float(value).is_integer()
+            what for what, value in _resources_given(resources) if not float(value).is_integer()
         ]
-        if backend is BackendType.DAYTONA and fractional:
+        if backend_facts.whole_resources and fractional:
             raise NexusError(
                 ErrorCode.INVALID_ARGUMENT,
-                f"Daytona takes whole numbers for {', '.join(fractional)}",
-                "Pass whole CPUs and GB, e.g. --cpu 2 --memory 4.",
+                f"the {backend.value} backend takes whole numbers for {', '.join(fractional)}",
+                "Give whole CPUs and GB, e.g. cpu 2, memory 4.",
+                options=tuple(_RESOURCE_FIELD[what] for what in fractional),
             )
 
     async def _add_worktree(
@@ -462,7 +453,7 @@ class WorkspaceService:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         conn = await self.connection(workspace, refresh_files=False)
-        if workspace.backend is BackendType.DOCKER:
+        if self._facts(workspace.backend).ssh_ready == "banner":
             # Nexus's image starts sshd last, its keys in place: the banner says a login works
             await ssh_exec.wait_banner(conn, timeout)
             return
@@ -523,11 +514,11 @@ class WorkspaceService:
         previous = self._claim(workspace, WorkspaceStatus.STOPPING)
         try:
             await self._close_shared_connection(workspace)
-            await backend.stop(workspace, progress)
+            removed = await backend.stop(workspace, progress)
         except BaseException:
             await asyncio.shield(self._settle(workspace, previous))
             raise
-        if workspace.metadata.get("delete_on_stop"):
+        if removed:
             # ephemeral: the backend deleted it on stop; forget it too
             self._store.remove(name)
             self._forget_keys(name)
@@ -580,7 +571,8 @@ class WorkspaceService:
             raise NexusError(
                 ErrorCode.GIT_WORKTREE_DIRTY,
                 f"worktree {record['path']} has uncommitted changes",
-                f"Commit or stash them on {record['branch']}, or delete with --force to discard them.",
+                f"Commit or stash them on {record['branch']}, or force the delete to discard them.",
+                options=("force",),
             )
         if not force and not forget:
             self._claim(workspace, WorkspaceStatus.DELETING)
@@ -753,14 +745,16 @@ class WorkspaceService:
             raise NexusError(
                 ErrorCode.INVALID_ARGUMENT,
                 f"unknown open mode '{chosen}'",
-                "Use --mode remote-ssh or --mode local.",
+                "Use mode remote-ssh or local.",
+                options=("mode",),
             )
         if chosen == "local":
             if not workspace.local_path:
                 raise NexusError(
                     ErrorCode.CAPABILITY_NOT_SUPPORTED,
                     f"workspace '{name}' has no local folder",
-                    "Open it over SSH with --mode remote-ssh.",
+                    "Open it over SSH (mode remote-ssh).",
+                    options=("mode",),
                 )
             local = Path(workspace.local_path)
             await run_blocking(self._refuse_planted_repositories, workspace, local)
@@ -799,13 +793,12 @@ class WorkspaceService:
         if workspace.status is not WorkspaceStatus.RUNNING:
             if create_interrupted(workspace):
                 raise _incomplete(name)
-            if (
-                workspace.backend is BackendType.DAYTONA
-                and workspace.status is WorkspaceStatus.STOPPED
-            ):
+            backend_facts = self._facts(workspace.backend)
+            if backend_facts.stopped_code and workspace.status is WorkspaceStatus.STOPPED:
                 raise NexusError(
-                    ErrorCode.DAYTONA_SANDBOX_STOPPED,
-                    f"the Daytona sandbox of '{name}' is stopped (auto-stop or `workspace stop`)",
+                    backend_facts.stopped_code,
+                    f"the {workspace.backend.value} {backend_facts.resource_kind} of '{name}' is "
+                    "stopped (auto-stop or `workspace stop`)",
                     f"Run `nexus workspace start {name}`.",
                 )
             if workspace.status is WorkspaceStatus.MISSING:
@@ -926,13 +919,12 @@ class WorkspaceService:
 
     def _resource_name(self, workspace: Workspace) -> str:
         """The name of the container / sandbox behind ``workspace`` (as recorded, or as made)."""
-        key = "container_name" if workspace.backend is BackendType.DOCKER else "sandbox_name"
-        recorded = workspace.metadata.get(key)
+        recorded = workspace.metadata.get(self._facts(workspace.backend).resource_name_key)
         return str(recorded or f"nexus-{workspace.name}-{self._store.installation_id}")
 
     def _resource_of(self, workspace: Workspace) -> tuple[str, str]:
         """(kind, reference) of the container / sandbox behind ``workspace``."""
-        kind = "container" if workspace.backend is BackendType.DOCKER else "sandbox"
+        kind = self._facts(workspace.backend).resource_kind
         return kind, workspace.backend_id or self._resource_name(workspace)
 
     def _kept(self, workspace: Workspace, error: NexusError, *, force: bool) -> NexusError:
@@ -943,18 +935,14 @@ class WorkspaceService:
         return NexusError(
             error.code,
             f"{error.message}; workspace '{name}' is kept, since its {kind} {ref} may still exist",
-            f"{fix}, then run `nexus workspace delete {name}{' --force' if force else ''}` "
-            "again; or run "
-            f"`nexus workspace delete {name} --forget` to drop only Nexus's record "
-            f"(it prints what is left to remove by hand).",
+            f"{fix}, then delete '{name}' again{' (forced)' if force else ''}; or delete it "
+            "with forget to drop only Nexus's record (it lists what is left to remove by hand).",
+            options=("force", "forget") if force else ("forget",),
         )
 
     def _left_behind(self, workspace: Workspace, error: NexusError) -> dict[str, str]:
         kind, ref = self._resource_of(workspace)
-        if workspace.backend is BackendType.DOCKER:
-            command = f"docker rm -f {ref}"
-        else:
-            command = f"daytona sandbox delete {ref} (or delete it in the Daytona dashboard)"
+        command = self._facts(workspace.backend).cleanup_command.format(ref=ref)
         return {
             "backend": workspace.backend.value,
             "kind": kind,

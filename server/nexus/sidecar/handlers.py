@@ -11,16 +11,15 @@ import codecs
 import logging
 import shlex
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import ValidationError
 from pygls.exceptions import JsonRpcException
 
 from ..config.loader import mask_secrets
+from ..domain.create_options import from_wire
 from ..domain.errors import NexusError
 from ..redact import redact
-from ..service.workspaces import CreateOptions
 from . import protocol as p
 from .errors import internal_error, invalid_params, params_not_object, request_failed
 from .progress import work_done
@@ -83,27 +82,7 @@ async def get_workspace(ls: NexusSidecar, params: p.NameParams) -> p.JsonObject:
 
 
 async def create_workspace(ls: NexusSidecar, params: p.CreateParams) -> p.JsonObject:
-    options = CreateOptions(
-        name=params.name,
-        backend=params.backend,
-        cpu=params.cpu,
-        memory_gb=params.memory_gb,
-        disk_gb=params.disk_gb,
-        image=params.image,
-        source_path=Path(params.source_path) if params.source_path else None,
-        labels=params.labels,
-        worktree=params.worktree,
-        base=params.base,
-        forward_agent=params.forward_agent,
-        force_alias=params.allow_alias_shadowing,
-        region=params.region,
-        auto_stop_minutes=params.auto_stop,
-        ephemeral=params.ephemeral,
-        snapshot=params.snapshot,
-        git_url=params.git_url,
-        git_branch=params.git_branch,
-        env=params.env,
-    )
+    options = from_wire(params.model_dump(by_alias=True))
     async with work_done(
         ls, params.work_done_token, f"Creating workspace {params.name}"
     ) as progress:
@@ -209,6 +188,27 @@ async def backend_capabilities(ls: NexusSidecar, params: p.CapabilitiesParams) -
     return ls.service.ctx.backends.capabilities(params.backend).to_json_dict()
 
 
+async def provider_execute(ls: NexusSidecar, params: p.ProviderExecuteParams) -> p.JsonObject:
+    from ..service.provider import ProviderService
+
+    title = f"{params.operation} {params.workspace or ''}".strip()
+    async with work_done(ls, params.work_done_token, title) as progress:
+        result = await ProviderService(ls.service).execute(
+            params.operation,
+            params.workspace,
+            params.params,
+            progress=progress,
+            allow_fallback=not params.no_fallback,
+        )
+    return {"operation": params.operation, "result": result.data, "fallback": result.fallback}
+
+
+async def provider_operations(ls: NexusSidecar, params: p.ProviderOperationsParams) -> p.JsonObject:
+    from ..service.provider import describe_operations
+
+    return {"operations": describe_operations(params.backend)}
+
+
 async def config_get(ls: NexusSidecar, params: p.ConfigGetParams) -> p.ConfigGetResult:
     manager = ls.service.ctx.config_manager
     if params.key is None:
@@ -234,6 +234,8 @@ METHODS: list[tuple[str, type[p.Params], Handler[Any], bool]] = [
     (p.WORKSPACE_CONNECTION_INFO, p.NameParams, connection_info, False),
     (p.WORKSPACE_OPEN, p.OpenParams, open_workspace, False),
     (p.BACKEND_CAPABILITIES, p.CapabilitiesParams, backend_capabilities, False),
+    (p.PROVIDER_EXECUTE, p.ProviderExecuteParams, provider_execute, True),
+    (p.PROVIDER_OPERATIONS, p.ProviderOperationsParams, provider_operations, False),
     (p.CONFIG_GET, p.ConfigGetParams, config_get, False),
     (p.CONFIG_SET, p.ConfigSetParams, config_set, False),
 ]

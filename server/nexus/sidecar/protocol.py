@@ -27,6 +27,8 @@ WORKSPACE_EXEC = "nexus/workspace/exec"
 WORKSPACE_CONNECTION_INFO = "nexus/workspace/connectionInfo"
 WORKSPACE_OPEN = "nexus/workspace/open"
 BACKEND_CAPABILITIES = "nexus/backend/capabilities"
+PROVIDER_EXECUTE = "nexus/provider/execute"
+PROVIDER_OPERATIONS = "nexus/provider/operations"
 CONFIG_GET = "nexus/config/get"
 CONFIG_SET = "nexus/config/set"
 
@@ -116,6 +118,17 @@ class OpenParams(Params):
 
 class CapabilitiesParams(Params):
     backend: BackendType
+
+
+class ProviderExecuteParams(WorkDoneParams):
+    operation: str  # "daytona.snapshot.create"
+    workspace: str | None = None  # None for an operation without one (docker.image.prune)
+    params: dict[str, Any] = Field(default_factory=dict)  # the operation's own (camelCase)
+    no_fallback: bool = False
+
+
+class ProviderOperationsParams(Params):
+    backend: BackendType | None = None
 
 
 class ConfigGetParams(Params):

@@ -16,12 +16,11 @@ from typing import Any, Protocol, TypeVar
 
 from ...asyncutil import run_blocking
 from ...config.schema import DaytonaSettings
-from ...domain.errors import ErrorCode, NexusError, provider_operation_unavailable
+from ...domain.errors import ErrorCode, NexusError
 from ...domain.models import (
     BackendCapabilities,
     BackendType,
     CreateRequest,
-    ProviderOperation,
     ProvisionedWorkspace,
     ProvisionKeys,
     ResourceStats,
@@ -30,9 +29,11 @@ from ...domain.models import (
     WorkspaceStatus,
 )
 from ...domain.progress import Progress
+from ...domain.provider import OpContext, OperationSpec, OpParams, OpResult
 from ...domain.recovery import FoundResource
 from ...redact import register_secret
 from . import errors
+from .facts import FACTS
 from .ssh_access import needs_renewal, parse_ssh_command, token_record
 from .states import to_status
 
@@ -120,6 +121,7 @@ def _recently_validated(record: dict[str, str]) -> bool:
 
 class DaytonaBackend:
     type = BackendType.DAYTONA
+    facts = FACTS
 
     def __init__(
         self,
@@ -317,7 +319,7 @@ class DaytonaBackend:
 
         await run_blocking(_start)
 
-    async def stop(self, workspace: Workspace, progress: Progress) -> None:
+    async def stop(self, workspace: Workspace, progress: Progress) -> bool:
         def _stop() -> None:
             sandbox = self._require_sandbox(workspace)
             progress.step("stop", f"Stopping sandbox {sandbox.name}")
@@ -326,6 +328,8 @@ class DaytonaBackend:
             )
 
         await run_blocking(_stop)
+        # an ephemeral sandbox is deleted by Daytona when it stops
+        return bool(workspace.metadata.get("delete_on_stop"))
 
     async def delete(self, workspace: Workspace, progress: Progress) -> None:
         def _delete() -> None:
@@ -516,9 +520,9 @@ class DaytonaBackend:
         )
 
     async def execute_provider_specific(
-        self, workspace: Workspace | None, operation: ProviderOperation
-    ) -> Any:
-        raise provider_operation_unavailable(operation.type, self.type.value)
+        self, context: OpContext, operation: OperationSpec, params: OpParams
+    ) -> OpResult:
+        return await operation.handler(context, params)
 
     # ---- recovery ----------------------------------------------------------------------------
     async def list_resources(self) -> list[FoundResource]:

@@ -14,14 +14,13 @@ from typing import Any
 
 from ...asyncutil import run_blocking
 from ...domain.backend import PortAllocator
-from ...domain.errors import ErrorCode, NexusError, provider_operation_unavailable
+from ...domain.errors import ErrorCode, NexusError
 from ...domain.models import (
     REMOTE_PATH,
     BackendCapabilities,
     BackendType,
     BindMount,
     CreateRequest,
-    ProviderOperation,
     ProvisionedWorkspace,
     ProvisionKeys,
     ResourceStats,
@@ -30,8 +29,10 @@ from ...domain.models import (
     WorkspaceStatus,
 )
 from ...domain.progress import Progress
+from ...domain.provider import OpContext, OperationSpec, OpParams, OpResult
 from ...domain.recovery import FoundResource
 from . import engine, engine_http
+from .facts import FACTS
 from .image_builder import ensure_image, image_tag
 
 SSH_USER = "nexus"
@@ -90,6 +91,7 @@ def _owner_of(path: Path) -> tuple[int, int]:
 
 class DockerBackend:
     type = BackendType.DOCKER
+    facts = FACTS
 
     def __init__(
         self,
@@ -276,13 +278,14 @@ class DockerBackend:
 
         await run_blocking(_start)
 
-    async def stop(self, workspace: Workspace, progress: Progress) -> None:
+    async def stop(self, workspace: Workspace, progress: Progress) -> bool:
         def _stop() -> None:
             container = self._require_container(workspace)
             progress.step("stop", f"Stopping container {container.name}")
             engine.translate(lambda: container.stop(timeout=10), "stop the workspace container")
 
         await run_blocking(_stop)
+        return False
 
     async def delete(self, workspace: Workspace, progress: Progress) -> None:
         def _delete() -> None:
@@ -356,9 +359,9 @@ class DockerBackend:
         )
 
     async def execute_provider_specific(
-        self, workspace: Workspace | None, operation: ProviderOperation
-    ) -> Any:
-        raise provider_operation_unavailable(operation.type, self.type.value)
+        self, context: OpContext, operation: OperationSpec, params: OpParams
+    ) -> OpResult:
+        return await operation.handler(context, params)
 
     # ---- recovery ----------------------------------------------------------------------------
     # names on this installation's containers, as the last get_statuses read them; None when it

@@ -1,0 +1,1 @@
+"""Daytona escape hatches (PRD §4.2): importing this package registers them."""

@@ -1,0 +1,1 @@
+"""Docker escape hatches (PRD §4.2): importing this package registers them."""
