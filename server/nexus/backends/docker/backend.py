@@ -41,6 +41,12 @@ LABEL_WORKSPACE = engine.LABEL_WORKSPACE
 LABEL_INSTALLATION = engine.LABEL_INSTALLATION
 LABEL_USER_PREFIX = "nexus.label."
 LABEL_SSH_PORT = "nexus.ssh-port"
+# on images: "workspace" (built by Nexus from a base), "cache" (a workspace committed)
+LABEL_IMAGE = "nexus.image"
+READY_IMAGES = frozenset({"workspace", "cache"})  # images that already are workspace images
+# metadata: engine volumes a recreated container took over from its predecessor (its private
+# folders), removed with the workspace as the engine removes anonymous volumes
+PRIVATE_VOLUMES = "docker_private_volumes"
 PORT_ATTEMPTS = 3
 
 _STATUS = {state: WorkspaceStatus(status) for state, status in engine.STATE_STATUS.items()}
@@ -117,6 +123,14 @@ class DockerBackend:
             self._client = engine.connect(self._host)
         return self._client
 
+    def client(self) -> Any:
+        """The docker SDK client (connected and pinged on first use)."""
+        return self._docker()
+
+    @property
+    def installation_id(self) -> str:
+        return self._installation_id
+
     def container_name(self, name: str) -> str:
         return f"nexus-{name}-{self._installation_id}"
 
@@ -130,6 +144,10 @@ class DockerBackend:
             if found is not None:
                 return found
         return None
+
+    def require_container(self, workspace: Workspace) -> Any:
+        """The workspace's container (docker SDK object), or WORKSPACE_MISSING."""
+        return self._require_container(workspace)
 
     def _require_container(self, workspace: Workspace) -> Any:
         container = self._find_container(workspace)
@@ -295,9 +313,25 @@ class DockerBackend:
                 engine.translate(
                     lambda: container.remove(force=True, v=True), "remove the workspace container"
                 )
+            self._remove_private_volumes(workspace)
             self._ports.release_ports(workspace.name)
 
         await run_blocking(_delete)
+
+    def _remove_private_volumes(self, workspace: Workspace) -> None:
+        """The private folders a recreated container took over by name (the engine no longer
+        removes them with the container)."""
+        import docker.errors
+
+        for name in workspace.metadata.get(PRIVATE_VOLUMES) or []:
+            try:
+                self._docker().volumes.get(name).remove()
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError as exc:
+                raise engine.docker_error(
+                    f"remove the workspace's volume {name}", str(exc.explanation or exc)
+                ) from None
 
     # ---- connection and status ---------------------------------------------------------------
     async def get_ssh_connection(
@@ -351,9 +385,11 @@ class DockerBackend:
         return await run_blocking(_stats)
 
     def get_capabilities(self) -> BackendCapabilities:
+        # only what works here (tests/conformance walks every true flag and runs it); sync is
+        # false: a Docker workspace binds its folder, there is nothing to sync
         return BackendCapabilities(
             supports_ssh=True,
-            supports_sync=True,
+            supports_sync=False,
             supports_direct_volume_management=True,
             supports_image_caching=True,
         )
@@ -465,15 +501,33 @@ class _EngineCalls:
     def built_image(self, base: str) -> str | None:
         """The workspace image of ``base`` when the engine has it (None: ask ``ensure_image``)."""
         if self._raw is None:
-            return None
+            return self._ready_image_sdk(base)
         try:
-            base_id = self._raw.image_id(base)
+            found = self._raw.call(
+                "inspect an image",
+                "GET",
+                f"/images/{engine_http.quote(base, b'/:')}/json",
+                missing_ok=True,
+            )
+            if _is_ready_image(found):
+                return base  # a workspace image already (a cache of one): used as it is
+            base_id = str(found["Id"]) if isinstance(found, dict) and found.get("Id") else None
             tag = image_tag(base_id) if base_id is not None else None
             return tag if tag is not None and self._raw.image_id(tag) is not None else None
         except NexusError as exc:
             if exc.code != ErrorCode.DOCKER_ERROR:
                 raise
             return None  # a reference the engine refuses: ensure_image says precisely why
+
+    def _ready_image_sdk(self, base: str) -> str | None:
+        client = self._sdk()
+        try:
+            found = engine.translate(lambda: client.api.inspect_image(base), "inspect an image")
+        except NexusError as exc:
+            if exc.code != ErrorCode.DOCKER_ERROR:
+                raise
+            return None  # missing or refused: ensure_image says precisely why
+        return base if _is_ready_image(found) else None
 
     def containers(self, filters: dict[str, list[str]]) -> list[dict[str, Any]]:
         if self._raw is not None:
@@ -537,6 +591,15 @@ class _EngineCalls:
             lambda: client.api.remove_container(container_id, force=True, v=True),
             "remove a container",
         )
+
+
+def _is_ready_image(inspected: Any) -> bool:
+    """An image Nexus built or cached from a workspace: it has sshd, the user and the entrypoint,
+    so a workspace runs it as it is (building the workspace image on top would fail)."""
+    if not isinstance(inspected, dict):
+        return False
+    labels = (inspected.get("Config") or {}).get("Labels") or {}
+    return labels.get(LABEL_IMAGE) in READY_IMAGES
 
 
 def _found(container: Any) -> FoundResource:
