@@ -298,7 +298,8 @@ def test_create_from_a_snapshot(daytona_env: NexusEnv, emulator: EmulatorThread)
         "--from-snapshot",
         "no-such-snapshot",
     )
-    assert missing.returncode == 5, missing.stderr
+    assert missing.returncode == 3, missing.stderr  # SNAPSHOT_NOT_FOUND
+    assert "SNAPSHOT_NOT_FOUND" in missing.stderr
     assert "no-such-snapshot" in missing.stderr and "Traceback" not in missing.stderr
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -11,7 +12,7 @@ from aiohttp import web
 
 from .errors import ApiError, bad_request
 from .service import SandboxService
-from .state import LOWER_ALNUM, SignedPreview, SshAccess, iso, random_token
+from .state import LOWER_ALNUM, SignedPreview, SnapshotRecord, SshAccess, iso, random_token
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -39,6 +40,34 @@ def _minutes(request: web.Request, name: str = "minutes") -> int:
     except ValueError as exc:
         raise bad_request(f"{name} must be an integer") from exc
     return value
+
+
+_SNAPSHOT_SORT: dict[str, Callable[[SnapshotRecord], Any]] = {
+    "name": lambda r: r.name,
+    "state": lambda r: r.state,
+    "lastUsedAt": lambda r: r.last_used_at,
+    "createdAt": lambda r: r.created_at,
+}
+
+
+def _page_number(raw: str, name: str, *, minimum: int, maximum: int | None = None) -> int:
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise bad_request(f"{name} must be an integer number") from exc
+    if value < minimum:
+        raise bad_request(f"{name} must not be less than {minimum}")
+    if maximum is not None and value > maximum:
+        raise bad_request(f"{name} must not be greater than {maximum}")
+    return value
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 class ApiRoutes:
@@ -162,8 +191,10 @@ class ApiRoutes:
 
     async def snapshot(self, request: web.Request) -> web.Response:
         sandbox = self.store.get(request.match_info["id"])
-        name = (await _body(request)).get("name")
-        sandbox = await self.service.snapshot(sandbox, str(name or ""))
+        body = await _body(request)
+        sandbox = await self.service.snapshot(
+            sandbox, body.get("name"), include_memory=body.get("includeMemory")
+        )
         return _json(sandbox.to_dto())
 
     async def last_activity(self, request: web.Request) -> web.Response:
@@ -234,11 +265,15 @@ class ApiRoutes:
     async def signed_preview_url(self, request: web.Request) -> web.Response:
         sandbox = self.store.get(request.match_info["id"])
         port = self._port(request)
-        seconds = int(
-            request.query.get("expiresInSeconds", self.service.config.signed_preview_seconds)
-        )
+        raw = request.query.get("expiresInSeconds")
+        seconds = self.service.config.signed_preview_seconds
+        if raw is not None:
+            try:
+                seconds = int(raw)
+            except ValueError as exc:  # the real API computes with NaN and fails later
+                raise bad_request("expiresInSeconds must be an integer") from exc
         if not 1 <= seconds <= 86400:
-            raise bad_request("expiresInSeconds must be between 1 and 86400")
+            raise bad_request("expiresInSeconds must be between 1 second and 24 hours")
         token = random_token(16, LOWER_ALNUM)
         with self.store.lock:
             self.store.signed_previews[token] = SignedPreview(
@@ -248,50 +283,80 @@ class ApiRoutes:
         return _json({"sandboxId": sandbox.id, "port": port, "token": token, "url": url})
 
     async def expire_signed_preview(self, request: web.Request) -> web.Response:
-        sandbox = self.store.get(request.match_info["id"])
+        """The real API deletes the key ``<port>:<token>`` and answers 200 whether or not it
+        existed (and whichever sandbox it was for); only an unknown sandbox is a 404."""
+        self.store.get(request.match_info["id"])
+        port = self._port(request)
         with self.store.lock:
             signed = self.store.signed_previews.get(request.match_info["token"])
-            if signed is None or signed.sandbox_id != sandbox.id:
-                raise ApiError(404, "Signed preview URL not found")
-            signed.expired = True
+            if signed is not None and signed.port == port:
+                signed.expired = True
         return web.Response(status=200)
 
     # snapshots -------------------------------------------------------------
     async def list_snapshots(self, request: web.Request) -> web.Response:
+        """`GET /snapshots` (snapshot.controller.ts getAllSnapshots): the organization's
+        snapshots and the general ones (general last), `name` a partial match, sorted by
+        `sort`/`order`; `sourceSandboxId` is the 0.226 SDK's filter."""
         org = self.service.config.organization_id
+        query = request.query
+        page = _page_number(query.get("page", "1"), "page", minimum=1)
+        limit = _page_number(query.get("limit", "100"), "limit", minimum=1, maximum=200)
+        sort = query.get("sort", "lastUsedAt")
+        if sort not in _SNAPSHOT_SORT:
+            raise bad_request(
+                "sort must be one of the following values: " + ", ".join(_SNAPSHOT_SORT)
+            )
+        order = query.get("order", "desc")
+        if order not in ("asc", "desc"):
+            raise bad_request("order must be one of the following values: asc, desc")
         with self.store.lock:
             records = list(self.store.snapshots.values())
-        source = request.query.get("sourceSandboxId")
+        name = query.get("name")
+        if name:
+            records = [r for r in records if name.lower() in r.name.lower()]
+        source = query.get("sourceSandboxId")
         if source:
             records = [r for r in records if r.source_sandbox_id == source]
-        page = max(1, int(request.query.get("page", "1")))
-        limit = max(1, int(request.query.get("limit", "100")))
+        key = _SNAPSHOT_SORT[sort]
+        present = sorted((r for r in records if key(r) is not None), key=key)
+        if order == "desc":
+            present.reverse()
+        records = present + [r for r in records if key(r) is None]  # nulls last
+        records.sort(key=lambda r: r.general)  # general snapshots last
         chunk = records[(page - 1) * limit : page * limit]
         return _json(
             {
                 "items": [r.to_dto(org) for r in chunk],
                 "total": len(records),
                 "page": page,
-                "totalPages": max(1, -(-len(records) // limit)),
+                "totalPages": -(-len(records) // limit),
             }
         )
 
-    def _snapshot(self, id_or_name: str) -> Any:
-        found = self.service._find_snapshot(id_or_name)
-        if found is None:
-            raise ApiError(404, f"Snapshot {id_or_name} not found")
-        return found
-
     async def get_snapshot(self, request: web.Request) -> web.Response:
-        record = self._snapshot(request.match_info["id"])
+        ident = request.match_info["id"]
+        record = self.service._find_snapshot(ident)
+        if record is None:
+            raise ApiError(404, f"Snapshot {ident} not found")
         return _json(record.to_dto(self.service.config.organization_id))
 
     async def delete_snapshot(self, request: web.Request) -> web.Response:
-        record = self._snapshot(request.match_info["id"])
-        if record.general:
-            raise ApiError(403, "Cannot delete a general snapshot")
+        """The access guard finds the snapshot by id, else by name in the organization (404
+        "Snapshot with name X not found"); a general snapshot belongs to another organization
+        (404); then the route takes only a UUID (400), as `ParseUUIDPipe` does."""
+        ident = request.match_info["id"]
         with self.store.lock:
-            self.store.snapshots.pop(record.name, None)
+            record = next((r for r in self.store.snapshots.values() if r.id == ident), None)
+            if record is None:
+                record = self.store.snapshots.get(ident)
+                if record is None:
+                    raise ApiError(404, f"Snapshot with name {ident} not found")
+        if record.general:
+            raise ApiError(404, f"Snapshot with ID or name {ident} not found")
+        if not _is_uuid(ident):
+            raise bad_request("Validation failed (uuid is expected)")
+        await self.service.delete_snapshot(record)
         return web.Response(status=200)
 
     async def regions(self, request: web.Request) -> web.Response:

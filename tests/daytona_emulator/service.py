@@ -35,6 +35,20 @@ def _int_field(body: dict[str, Any], key: str) -> int | None:
     return int(value)
 
 
+# apps/api/src/common/validators/is-safe-string.validator.ts (snapshot and sandbox names)
+_HTML_TAG = re.compile(r"<[a-zA-Z/][^>]*>?")
+_URL = re.compile(
+    r"https?://|ftps?://|sftp://|ssh://|wss?://|file://|ldaps?://|javascript:|data:|mailto:|"
+    r"tel:|www\.",
+    re.IGNORECASE,
+)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _safe_display_string(value: str) -> bool:
+    return not (_HTML_TAG.search(value) or _URL.search(value) or _CONTROL.search(value))
+
+
 def _str_map(body: dict[str, Any], key: str) -> dict[str, str]:
     value = body.get(key) or {}
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
@@ -74,6 +88,7 @@ class SandboxService:
             memory=config.default_memory,
             disk=config.default_disk,
             general=True,
+            image_name=config.default_snapshot,
         )
         store.snapshots[default.name] = default
 
@@ -377,37 +392,91 @@ class SandboxService:
         sandbox.set_state("destroyed")
         self.store.remove(sandbox.id)
 
-    async def snapshot(self, sandbox: Sandbox, name: str) -> Sandbox:
-        self._check_settled(sandbox)
-        if not re.fullmatch(r"[A-Za-z0-9._/:-]{1,100}", name or ""):
-            raise bad_request("Invalid snapshot name")
-        if self._find_snapshot(name) is not None:
-            raise ApiError(409, f"Snapshot with name {name} already exists")
+    async def snapshot(
+        self, sandbox: Sandbox, name: object, *, include_memory: object = None
+    ) -> Sandbox:
+        """`POST /sandbox/{id}/snapshot`, as the real API (sandbox.service.ts
+        createSnapshotFromSandbox): answered at once in `snapshotting`; the runner commits the
+        container in the background, the snapshot is persisted `active`, and the sandbox goes
+        back to its previous state. A failure there (a name already taken) is only logged: the
+        sandbox goes back all the same and no snapshot appears."""
+        if not isinstance(name, str):
+            raise bad_request("name must be a string")
+        if not _safe_display_string(name):
+            raise bad_request("name must not contain HTML tags, URLs, or control characters")
+        if include_memory is not None and not isinstance(include_memory, bool):
+            raise bad_request("includeMemory must be a boolean value")
+        if sandbox.state not in ("started", "stopped"):
+            raise bad_request("Sandbox must be in started or stopped state to create a snapshot")
+        if include_memory:
+            raise bad_request("includeMemory is only supported for Windows sandboxes")
         previous = sandbox.state
         sandbox.set_state("snapshotting")
 
         async def work() -> None:
-            await self._sleep_delay()
-            assert sandbox.container_id is not None
-            tag = hashlib.sha256(name.encode()).hexdigest()[:16]
-            repo = f"nexus-daytona-emu-snapshot-{self.runtime.instance_id[:8]}"
-            image = await asyncio.to_thread(self.runtime.commit, sandbox.container_id, repo, tag)
-            self.snapshot_images.append(image)
-            record = SnapshotRecord(
-                id=str(uuid.uuid4()),
-                name=name,
-                image=image,
-                cpu=sandbox.cpu,
-                memory=sandbox.memory,
-                disk=sandbox.disk,
-                source_sandbox_id=sandbox.id,
-            )
-            with self.store.lock:
-                self.store.snapshots[name] = record
-            sandbox.set_state(previous)
+            try:
+                await self._sleep_delay()
+                assert sandbox.container_id is not None
+                # docker commit pauses a running container, as the runner does
+                tag = uuid.uuid4().hex[:16]
+                repo = f"nexus-daytona-emu-snapshot-{self.runtime.instance_id[:8]}"
+                image = await asyncio.to_thread(
+                    self.runtime.commit, sandbox.container_id, repo, tag
+                )
+                self.snapshot_images.append(image)
+                with self.store.lock:
+                    taken = name in self.store.snapshots
+                    if not taken:
+                        self.store.snapshots[name] = SnapshotRecord(
+                            id=str(uuid.uuid4()),
+                            name=name,
+                            image=image,
+                            cpu=sandbox.cpu,
+                            memory=sandbox.memory,
+                            disk=sandbox.disk,
+                            source_sandbox_id=sandbox.id,
+                            region=sandbox.target,
+                            last_used_at=time.time(),
+                        )
+                if taken:
+                    log.warning("snapshot of sandbox %s: name %s already exists", sandbox.id, name)
+                    await asyncio.to_thread(self._remove_image, image)
+            except Exception:
+                log.exception("snapshot of sandbox %s failed", sandbox.id)
+            if sandbox.state == "snapshotting":
+                sandbox.set_state(previous)
 
         self._spawn(sandbox, work)
         return sandbox
+
+    def _remove_image(self, image: str) -> None:
+        """Untag a snapshot's image (containers started from it keep running)."""
+        import docker.errors
+
+        try:
+            self.runtime.client.images.remove(image, force=True)
+        except docker.errors.DockerException as exc:
+            log.info("cannot remove snapshot image %s: %s", image, exc)
+
+    async def delete_snapshot(self, record: SnapshotRecord) -> None:
+        """`DELETE /snapshots/{id}`: the snapshot goes `removing`; a cleanup job removes it
+        (the real one runs every 10 s) along with its image. Sandboxes started from it keep
+        running."""
+        if record.general:
+            raise ApiError(403, "You cannot delete a general snapshot")
+        record.set_state("removing")
+
+        async def cleanup() -> None:
+            await self._sleep_delay()
+            with self.store.lock:
+                if self.store.snapshots.get(record.name) is record:
+                    del self.store.snapshots[record.name]
+            if record.image in self.snapshot_images:
+                self.snapshot_images.remove(record.image)
+                await asyncio.to_thread(self._remove_image, record.image)
+
+        task = asyncio.get_running_loop().create_task(cleanup())
+        self.tasks[f"snapshot-{record.id}"] = task
 
     # auto-stop / auto-archive / auto-delete -------------------------------------
     def start_reaper(self) -> None:

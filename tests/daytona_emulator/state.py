@@ -147,9 +147,16 @@ class Sandbox:
         return {k: v for k, v in dto.items() if v is not None}
 
 
+GENERAL_ORGANIZATION = "daytona-general"  # general snapshots belong to no user organization
+
+
 @dataclass
 class SnapshotRecord:
-    """A named image template (an image tag on the local engine)."""
+    """A named image template (an image tag on the local engine).
+
+    General snapshots (the default one) are shared with every organization and owned by none
+    of them; the others belong to the emulator's organization. A snapshot captured from a
+    sandbox has no ``imageName`` (only a ``ref``), as on the real API."""
 
     id: str
     name: str
@@ -160,17 +167,23 @@ class SnapshotRecord:
     general: bool = False
     state: str = "active"
     source_sandbox_id: str | None = None
+    region: str | None = None
+    image_name: str | None = None
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
     last_used_at: float | None = None
 
+    def set_state(self, state: str) -> None:
+        self.state = state
+        self.updated_at = time.time()
+
     def to_dto(self, organization_id: str) -> dict[str, Any]:
-        return {
+        dto = {
             "id": self.id,
-            "organizationId": organization_id,
+            "organizationId": GENERAL_ORGANIZATION if self.general else organization_id,
             "general": self.general,
             "name": self.name,
-            "imageName": self.image,
+            "imageName": self.image_name,
             "state": self.state,
             "size": None,
             "entrypoint": None,
@@ -182,8 +195,12 @@ class SnapshotRecord:
             "createdAt": iso(self.created_at),
             "updatedAt": iso(self.updated_at),
             "lastUsedAt": iso(self.last_used_at) if self.last_used_at else None,
+            "ref": self.image,
             "sourceSandboxId": self.source_sandbox_id,
         }
+        if self.region:
+            dto["regionIds"] = [self.region]
+        return dto
 
 
 def _truthy(value: str) -> bool:

@@ -180,7 +180,7 @@ def test_volume_bad_input(ops: Ops) -> None:
     ops.json("volume", "create", "bad", "--volume", volume)
 
     unknown = ops.error("volume", "attach", "bad", "--volume", ops.name("nope"), "--mount", "/x")
-    assert unknown["code"] == "INVALID_ARGUMENT" and "no volume" in unknown["message"]
+    assert unknown["code"] == "DOCKER_VOLUME_NOT_FOUND" and "no volume" in unknown["message"]
     for path in ("data", "/", "/workspace", "/workspace/", "/etc", "/etc/ssh/nexus", "/a/../b"):
         error = ops.error("volume", "attach", "bad", "--volume", volume, "--mount", path)
         assert error["code"] == "INVALID_ARGUMENT", (path, error)
@@ -354,7 +354,7 @@ def test_network_bad_input(ops: Ops) -> None:
     finally:
         docker("network", "rm", foreign)
     unknown = ops.error("network", "connect", "lonely", "--network", ops.name("nope"))
-    assert unknown["code"] == "INVALID_ARGUMENT" and "no network" in unknown["message"]
+    assert unknown["code"] == "DOCKER_NETWORK_NOT_FOUND" and "no network" in unknown["message"]
     assert ops.error("network", "create", "bad name!")["code"] == "INVALID_NAME"
     assert ops.error("network", "create", "bridge")["code"] == "INVALID_NAME"
     network = ops.name("net")

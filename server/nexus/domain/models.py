@@ -86,8 +86,11 @@ class SSHConnection(Model):
 
 
 class BackendCapabilities(Model):
+    """What works on a backend; each true flag other than ssh has escape hatches registered
+    with it (nexus.domain.provider) that work."""
+
     supports_ssh: bool = True
-    supports_sync: bool = True
+    supports_sync: bool = False
     supports_direct_volume_management: bool = False
     supports_image_caching: bool = False
     supports_snapshots: bool = False

@@ -82,6 +82,10 @@ class OpContext(Protocol):
         """Rewrite the generated ssh config and known_hosts from the records."""
         ...
 
+    async def close_shared_connection(self) -> None:
+        """End the workspace's shared OpenSSH connection (its endpoint or container changed)."""
+        ...
+
     async def connection(self) -> SSHConnection:
         """The workspace's SSH endpoint, fresh credentials."""
         ...

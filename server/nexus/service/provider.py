@@ -89,6 +89,10 @@ class _Context:
     def refresh_ssh_files(self) -> None:
         self.service.ssh_files.refresh()
 
+    async def close_shared_connection(self) -> None:
+        if self.workspace is not None:
+            await self.service.close_shared_connection(self.workspace)
+
     def _name(self) -> str:
         if self.workspace is None:
             raise NexusError(ErrorCode.INTERNAL_ERROR, "this operation has no workspace")

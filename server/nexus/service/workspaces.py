@@ -190,7 +190,7 @@ class WorkspaceService:
             host_public_key=host.public_openssh,
         )
 
-    async def _close_shared_connection(self, workspace: Workspace) -> None:
+    async def close_shared_connection(self, workspace: Workspace) -> None:
         """End the OpenSSH master of ``workspace`` (and the sessions on it) before it goes away:
         a later workspace of the same name must never be reached through it."""
         path = openssh.control_path(self.ctx.paths.ssh_dir, workspace.ssh_alias)
@@ -513,7 +513,7 @@ class WorkspaceService:
         backend = self._backend(workspace.backend)
         previous = self._claim(workspace, WorkspaceStatus.STOPPING)
         try:
-            await self._close_shared_connection(workspace)
+            await self.close_shared_connection(workspace)
             removed = await backend.stop(workspace, progress)
         except BaseException:
             await asyncio.shield(self._settle(workspace, previous))
@@ -581,7 +581,7 @@ class WorkspaceService:
         left_behind: builtins.list[dict[str, str]] = []
         try:
             backend = self._backend(workspace.backend)
-            await self._close_shared_connection(workspace)
+            await self.close_shared_connection(workspace)
             await backend.delete(workspace, progress)
         except NexusError as exc:
             if not forget:

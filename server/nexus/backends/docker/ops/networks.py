@@ -65,7 +65,7 @@ def _nexus_network(ctx: OpContext, name: str) -> Any:
     )
     if found is None and not predefined:
         raise NexusError(
-            ErrorCode.INVALID_ARGUMENT,
+            ErrorCode.DOCKER_NETWORK_NOT_FOUND,
             f"there is no network '{name}' on the Docker engine",
             "Create it first (network create), or check the name.",
         )

@@ -75,7 +75,7 @@ def _nexus_volume(ctx: OpContext, name: str) -> Any:
     found = common.call("inspect a volume", lambda: _volume_or_none(ctx, name))
     if found is None:
         raise NexusError(
-            ErrorCode.INVALID_ARGUMENT,
+            ErrorCode.DOCKER_VOLUME_NOT_FOUND,
             f"there is no volume '{name}' on the Docker engine",
             "Create it first (volume create), or check the name.",
         )
