@@ -370,6 +370,16 @@ class WorkspaceService:
             **isolation.WORKSPACE_GIT_SETTINGS,
         }
 
+    @staticmethod
+    def _made_by_nexus(workspace: Workspace, record: dict[str, str]) -> bool:
+        """The worktree is the one Nexus makes for ``workspace``: ``.worktree/<name>`` on
+        ``nexus/<name>`` (a record rebuilt from labels by recover may name anything)."""
+        root = Path(record["repo"])
+        return (record["branch"], Path(record["path"])) == (
+            worktree.branch_name(workspace.name),
+            root / worktree.WORKTREE_DIR / workspace.name,
+        )
+
     async def _remove_worktree(
         self, workspace: Workspace, progress: Progress, *, force: bool, keep_branch: bool
     ) -> None:
@@ -380,10 +390,7 @@ class WorkspaceService:
         if not root.exists():
             progress.warn(f"repository {root} is gone; nothing to clean up there")
             return
-        if (branch, path) != (
-            worktree.branch_name(workspace.name),
-            root / worktree.WORKTREE_DIR / workspace.name,
-        ):
+        if not self._made_by_nexus(workspace, record):
             # Nexus only ever makes .worktree/<name> on nexus/<name>; anything else in a record
             # (rebuilt from labels by recover) is not Nexus's to delete
             progress.warn(
@@ -563,6 +570,7 @@ class WorkspaceService:
         record = workspace.metadata.get("worktree")
         if (
             record
+            and self._made_by_nexus(workspace, record)
             and not force
             and await run_blocking(
                 worktree.is_dirty, Path(record["path"]), Path(record["common_dir"])
