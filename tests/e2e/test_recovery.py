@@ -76,7 +76,7 @@ def test_records_are_rebuilt_from_the_containers(
 
     if damage == "deleted":
         listed = ok(nexus_env.run("workspace", "list"))
-        assert "2 container(s) of this installation have no record" in listed.stderr
+        assert "2 workspace(s) of this installation have no record" in listed.stderr
         assert "nexus workspace recover" in listed.stderr
     else:
         broken = db.read_bytes()

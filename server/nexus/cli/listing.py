@@ -48,7 +48,7 @@ def list_workspaces(backend_filter: BackendType | None, as_json: bool) -> None:
     workspaces, unrecorded = run(work)
     if unrecorded:
         stderr_console.print(
-            f"[yellow]note:[/] {len(unrecorded)} container(s) of this installation have no "
+            f"[yellow]note:[/] {len(unrecorded)} workspace(s) of this installation have no "
             f"record ({escape(', '.join(unrecorded))}): run `nexus workspace recover`",
             highlight=False,
         )

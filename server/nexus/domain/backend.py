@@ -92,6 +92,11 @@ class Backend(Protocol):
 
     async def get_resource_stats(self, workspace: Workspace) -> ResourceStats | None: ...
 
+    def unrecorded(self, recorded: set[str]) -> list[str]:
+        """Workspaces of this installation the last ``get_statuses`` saw with no name in
+        ``recorded`` (a lost or replaced state store: ``workspace recover`` rebuilds them)."""
+        ...
+
     def get_capabilities(self) -> BackendCapabilities: ...
 
     async def execute_provider_specific(

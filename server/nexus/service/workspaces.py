@@ -625,8 +625,7 @@ class WorkspaceService:
 
         # every backend at once: a slow or unreachable one does not hold up the others
         await asyncio.gather(*(read(b, group) for b, group in by_backend.items()))
-        if backend in (None, BackendType.DOCKER):
-            self.unrecorded = await self._unrecorded(BackendType.DOCKER in by_backend)
+        self.unrecorded = await self._unrecorded(set(by_backend), backend)
         return [self._reconcile(ws, statuses.get(ws.name)) for ws in workspaces]
 
     def _reconcile(self, workspace: Workspace, observed: WorkspaceStatus | None) -> Workspace:
@@ -963,25 +962,33 @@ class WorkspaceService:
     # workspaces with a container of this installation but no record, seen by the last list()
     unrecorded: tuple[str, ...] = ()
 
-    async def _unrecorded(self, engine_read: bool) -> tuple[str, ...]:
-        """Workspaces with a container of this installation but no record (a lost store), from
-        the engine call ``list`` made anyway. Without that call (no Docker record at all) the
-        engine is asked only when this home keeps host keys of workspaces it has no record of."""
+    async def _unrecorded(
+        self, read: set[BackendType], only: BackendType | None
+    ) -> tuple[str, ...]:
+        """Workspaces of this installation on a backend but with no record (a lost store), from
+        the status reads ``list`` made anyway. A key-login backend ``list`` did not read (no
+        record on it at all) is asked only when this home keeps host keys of workspaces it has
+        no record of (Nexus made them at create); a token backend only when it was read."""
         recorded = {ws.name for ws in self._store.list()}
-        if not self.ctx.backend_enabled(BackendType.DOCKER):
-            return ()
-        if not engine_read:
-            keys = self.ctx.paths.host_keys_dir
-            names = {p.name.removesuffix("_ed25519") for p in keys.glob("*_ed25519")}
-            if not names - recorded:
-                return ()
-        try:
-            backend: Any = self._backend(BackendType.DOCKER)
-            if not engine_read:
-                await backend.get_statuses([])
-            return tuple(backend.unrecorded(recorded))
-        except NexusError:
-            return ()
+        keys = self.ctx.paths.host_keys_dir
+        unknown_keys = {p.name.removesuffix("_ed25519") for p in keys.glob("*_ed25519")} - recorded
+        found: builtins.list[str] = []
+        for backend_type in BackendType:
+            if only is not None and backend_type is not only:
+                continue
+            if not self.ctx.backend_enabled(backend_type):
+                continue
+            was_read = backend_type in read
+            if not was_read and (not unknown_keys or self._facts(backend_type).token_auth):
+                continue
+            try:
+                backend = self._backend(backend_type)
+                if not was_read:
+                    await backend.get_statuses([])
+                found += backend.unrecorded(recorded)
+            except NexusError:
+                continue
+        return tuple(sorted(set(found)))
 
 
 CANCEL_WAIT_SECONDS = 30.0

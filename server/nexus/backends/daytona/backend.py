@@ -522,6 +522,7 @@ class DaytonaBackend:
                 attempts=1,
             )
             by_name = {s.labels.get(LABEL_WORKSPACE): s for s in found}
+            self.seen_workspaces = {name for name in by_name if name}  # see unrecorded()
             return {
                 ws.name: to_status(by_name[ws.name].state)
                 if ws.name in by_name
@@ -530,6 +531,13 @@ class DaytonaBackend:
             }
 
         return await _bounded(_statuses, STATUS_DEADLINE, "list sandboxes")
+
+    # workspace names on this installation's sandboxes, as the last get_statuses read them
+    seen_workspaces: set[str] | None = None
+
+    def unrecorded(self, recorded: set[str]) -> list[str]:
+        """Workspaces whose sandboxes the last status read saw but which have no record."""
+        return sorted((self.seen_workspaces or set()) - recorded)
 
     async def get_resource_stats(self, workspace: Workspace) -> ResourceStats | None:
         def _stats() -> ResourceStats | None:
