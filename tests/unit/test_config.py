@@ -125,3 +125,19 @@ def test_explicit_v1_is_migrated_and_backups_never_overwritten(tmp_path: Path) -
     manager(tmp_path).load()
     backups = sorted(p.name for p in tmp_path.glob("config.yaml.v1*.bak"))
     assert len(backups) == 2
+
+
+def test_a_retired_key_is_dropped_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Never accepted and silently ignored, never a refused config: read without it, and said."""
+    paths = NexusPaths(tmp_path / ".nexus")
+    paths.home.mkdir(parents=True)
+    paths.config_file.write_text(
+        'version: "2"\nbackends:\n  daytona:\n    sync:\n'
+        "      use_file_api_threshold: 7\n      use_process_api_threshold: 5\n"
+    )
+    with caplog.at_level("WARNING"):
+        config = ConfigManager(paths, {}).load()
+    assert config.backends.daytona.sync.use_file_api_threshold == 7
+    assert "use_process_api_threshold" in caplog.text and "no longer a setting" in caplog.text

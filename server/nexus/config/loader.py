@@ -134,6 +134,34 @@ def _is_v1(raw: dict[str, Any]) -> bool:
     )
 
 
+# keys of earlier versions that no longer mean anything: dropped when a file is read, with a
+# warning naming the key (never accepted and silently ignored, never a refused config)
+RETIRED_KEYS: dict[str, str] = {
+    "backends.daytona.sync.use_process_api_threshold": (
+        "nothing chooses the Process API by itself: commands go over SSH, and "
+        "`nexus workspace provider daytona process execute` uses the Process API when asked"
+    ),
+}
+
+
+def _drop_retired(data: dict[str, Any], path: Path) -> None:
+    import logging
+
+    for key, why in RETIRED_KEYS.items():
+        *parents, leaf = key.split(".")
+        node: Any = data
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and leaf in node:
+            del node[leaf]
+            logging.getLogger(__name__).warning(
+                "%s: '%s' is no longer a setting and was ignored (%s); remove it from the file",
+                path,
+                key,
+                why,
+            )
+
+
 class ConfigManager:
     """Reads and writes one config file; ``env`` is injectable for tests."""
 
@@ -164,6 +192,7 @@ class ConfigManager:
             raise _invalid(f"{self.path} must hold a mapping at the top level")
         if _is_v1(loaded):
             loaded = self._migrate_file(loaded)
+        _drop_retired(loaded, self.path)
         return loaded
 
     def _read_text(self) -> str:

@@ -71,8 +71,8 @@ class DockerSettings(Section):
 
 
 class DaytonaSyncSettings(Section):
+    # `workspace cp` to or from a Daytona workspace uses the File API above this many files
     use_file_api_threshold: int = Field(default=100, ge=0)
-    use_process_api_threshold: float = Field(default=5, ge=0)
 
 
 class DaytonaResources(DefaultResources):
