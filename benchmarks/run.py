@@ -8,6 +8,8 @@ Rows (select with --only):
                                                                   image>` until the sshd banner
   sidecar   `nexus/workspace/list`, 100 workspaces, p50      vs  the same service call in-process
   parallel  N parallel `nexus workspace create` (wall time)  vs  N parallel bare `docker run`s
+  transfer  uploads (10,000 files, one 200 MB file) by tar   vs  per-file SFTP (File API too:
+            over SSH                                              benchmarks/transfer.py)
 
 Commands are started as a user starts them: the console scripts beside this interpreter
 (`nexus`, `nexus-sidecar`), the OpenSSH client, the docker CLI. Single-command rows take the median
@@ -54,7 +56,7 @@ from common import (
     wait_banner,
 )
 
-ROWS = ("list", "exec", "create", "sidecar", "parallel")
+ROWS = ("list", "exec", "create", "sidecar", "parallel", "transfer")
 
 
 @dataclass
@@ -397,6 +399,12 @@ def main(argv: list[str] | None = None) -> int:
             rows.extend(rows_sidecar(args.sidecar_rounds, args.workspaces))
         if "parallel" in args.only:
             rows.append(row_parallel(args.parallel))
+        if "transfer" in args.only:
+            from transfer import run_rows
+
+            for item in run_rows(args.quick):
+                limit = item.pop("limit")
+                rows.append(Row(**item, met=ratio_at_most(limit) if limit else None))
     except KeyboardInterrupt:
         print("interrupted; containers removed", file=sys.stderr)
         if rows:

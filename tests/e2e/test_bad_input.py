@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from nexus.access import exec as ssh_exec
+from nexus.domain.create_options import CreateOptions
 from nexus.domain.errors import ErrorCode, NexusError
 from nexus.domain.models import SSHConnection
 from nexus.service.context import NexusContext
-from nexus.domain.create_options import CreateOptions
 from nexus.service.workspaces import WorkspaceService
 from tests.conftest import NEXUS_BIN, NexusEnv
 

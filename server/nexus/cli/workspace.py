@@ -22,6 +22,7 @@ from ..domain.kinds import BackendType, WorkspaceStatus
 from ..store.peek import AccessRecord
 from . import openssh_exec
 from .app import WorkspaceGroup
+from .cp_cmd import cp as copy_files
 from .listing import endpoint as _endpoint
 from .listing import list_workspaces
 from .listing import status_text as _status_text
@@ -534,3 +535,6 @@ def open_(
         stderr_console.print(
             f"[yellow]note:[/] {escape(install.hint)}", markup=True, highlight=False
         )
+
+
+workspace_app.command("cp")(copy_files)

@@ -96,8 +96,9 @@ class OpContext(Protocol):
         """Run ``argv`` in the workspace over SSH: (exit code, stdout, stderr)."""
         ...
 
-    async def upload(self, local: Path, remote: str) -> TransferStats:
-        """Copy a local file or folder into the workspace over SSH (tar)."""
+    async def upload(self, local: Path | str, remote: str) -> TransferStats:
+        """Copy a local file or folder into the workspace over SSH (tar); a string keeps a
+        trailing ``/.`` (the folder's contents, ``docker cp`` style), which a Path drops."""
         ...
 
     async def download(self, remote: str, local: Path) -> TransferStats:

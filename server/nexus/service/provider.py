@@ -117,7 +117,7 @@ class _Context:
         )
         return code, b"".join(out), b"".join(err)
 
-    async def upload(self, local: Path, remote: str) -> TransferStats:
+    async def upload(self, local: Path | str, remote: str) -> TransferStats:
         from ..access import transfer
 
         return await transfer.upload(await self.connection(), local, remote, progress=self.progress)
