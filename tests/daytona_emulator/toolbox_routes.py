@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import posixpath
 import secrets
+import tarfile
 import time
 import urllib.parse
 from datetime import UTC, datetime
 from typing import Any
 
+import docker.errors
 from aiohttp import web
 
 from .errors import SOURCE_DAEMON, ApiError, daemon_error
-from .runtime import HOME, PathNotFound, RuntimeFailure
+from .lsp import LspRoutes
+from .runtime import HOME, SANDBOX_GID, SANDBOX_UID, PathNotFound, RuntimeFailure
 from .service import SandboxService
 from .sessions import SessionManager
 from .state import Sandbox
@@ -84,6 +88,8 @@ class ToolboxRoutes:
         self.service = service
         self.store = service.store
         self.sessions = SessionManager(service)
+        self.lsp = LspRoutes(service)
+        service.forget_hooks.append(self.lsp.forget)
 
     def register(self, app: web.Application) -> None:
         r = app.router
@@ -99,9 +105,11 @@ class ToolboxRoutes:
         r.add_delete(p + "/files", self.delete_file)
         r.add_get(p + "/files/info", self.file_info)
         r.add_post(p + "/files/folder", self.create_folder)
+        r.add_post(p + "/files/permissions", self.set_permissions)
         r.add_post(p + "/git/clone", self.git_clone)
         r.add_get(p + "/git/status", self.git_status)
         self.sessions.register(app, p)
+        self.lsp.register(app, p)
 
     def _sandbox(self, request: web.Request) -> Sandbox:
         sandbox = self.store.find(request.match_info["id"])
@@ -132,8 +140,8 @@ class ToolboxRoutes:
         sandbox = self._sandbox(request)
         body = await self._json_body(request)
         command = body.get("command")
-        if not isinstance(command, str) or not command:
-            raise daemon_error(400, "command is required", "BAD_REQUEST")
+        if not isinstance(command, str) or not command.strip():
+            raise daemon_error(400, "command cannot be empty or whitespace-only", "BAD_REQUEST")
         timeout = body.get("timeout")
         argv = ["bash", "-c", command]
         if isinstance(timeout, int) and timeout > 0:
@@ -162,6 +170,7 @@ class ToolboxRoutes:
         paths: dict[str, str] = {}
         done: list[dict[str, Any]] = []
         errors: list[str] = []
+        pending: list[tuple[str, str, bytes]] = []  # (path as sent, absolute path, data)
         while True:
             part = await reader.next()
             if part is None:
@@ -171,29 +180,61 @@ class ToolboxRoutes:
                 continue
             index, field = name[len("files[") :].split("].", 1)
             if field == "path":
-                paths[index] = (await part.text()).strip()  # type: ignore[union-attr]
+                dest = (await part.text()).strip()  # type: ignore[union-attr]
+                if not dest:
+                    errors.append(f"path[{index}]: empty path")
+                    continue
+                paths[index] = dest
             elif field == "file":
                 data = await part.read()  # type: ignore[union-attr]
-                target = paths.get(index) or getattr(part, "filename", None)
-                if not target:
-                    errors.append(f"files[{index}]: missing path")
+                target = paths.get(index)
+                if not target:  # upload_files.go: each .file needs its .path first
+                    errors.append(f"file[{index}]: missing .path metadata")
                     continue
-                dest = resolve(target)
-                try:
-                    await asyncio.to_thread(
-                        self.service.runtime.write_file,
-                        sandbox.container_id,
-                        dest,
-                        bytes(data),
-                        user=sandbox.user,
-                    )
-                except RuntimeFailure as exc:
-                    errors.append(f"{target}: {exc}")
-                    continue
-                done.append({"path": dest, "bytes": len(data)})
+                pending.append((target, resolve(target), bytes(data)))
+        done += await asyncio.to_thread(self._write_files, sandbox, pending, errors)
         if errors:
             return _json({"errors": errors, "files": done}, status=400)
         return _json({"files": done})
+
+    def _write_files(
+        self, sandbox: Sandbox, files: list[tuple[str, str, bytes]], errors: list[str]
+    ) -> list[dict[str, Any]]:
+        """Write a request's files: one ``mkdir -p`` and one archive for all of them (a request
+        may carry thousands), or file by file when that fails, to tell which one failed."""
+        assert sandbox.container_id is not None
+        if not files:
+            return []
+        runtime = self.service.runtime
+        try:
+            folders = sorted({posixpath.dirname(dest) or "/" for _, dest, _ in files})
+            made = runtime.exec(
+                sandbox.container_id, ["mkdir", "-p", "--", *folders], user=sandbox.user
+            )
+            if made.exit_code != 0:
+                raise RuntimeFailure(made.output.decode(errors="replace").strip())
+            buffer = io.BytesIO()
+            with tarfile.open(fileobj=buffer, mode="w") as tar:
+                for _, dest, data in files:
+                    info = tarfile.TarInfo(dest.lstrip("/"))
+                    info.size, info.mode, info.mtime = len(data), 0o644, int(time.time())
+                    info.uid, info.gid = SANDBOX_UID, SANDBOX_GID
+                    tar.addfile(info, io.BytesIO(data))
+            container = runtime.client.containers.get(sandbox.container_id)
+            if not container.put_archive("/", buffer.getvalue()):
+                raise RuntimeFailure("could not write the files")
+            return [{"path": sent, "bytes": len(data)} for sent, _, data in files]
+        except (RuntimeFailure, docker.errors.DockerException):
+            pass
+        done = []
+        for sent, dest, data in files:
+            try:
+                runtime.write_file(sandbox.container_id, dest, data, user=sandbox.user)
+            except RuntimeFailure as exc:
+                errors.append(f"{dest}: create: {exc}")
+                continue
+            done.append({"path": sent, "bytes": len(data)})
+        return done
 
     async def bulk_download(self, request: web.Request) -> web.StreamResponse:
         sandbox = self._sandbox(request)
@@ -206,10 +247,16 @@ class ToolboxRoutes:
             headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
         )
         await response.prepare(request)
+        read = await asyncio.to_thread(self._read_files, sandbox.container_id, paths)
         for path in paths:
             try:
-                data = await asyncio.to_thread(
-                    self.service.runtime.read_file, sandbox.container_id, resolve(path)
+                cached = read.get(resolve(path))
+                data = (
+                    cached
+                    if cached is not None
+                    else await asyncio.to_thread(
+                        self.service.runtime.read_file, sandbox.container_id, resolve(path)
+                    )
                 )
                 name, content_type = "file", "application/octet-stream"
             except PathNotFound:
@@ -230,6 +277,31 @@ class ToolboxRoutes:
         await response.write(f"--{boundary}--\r\n".encode())
         await response.write_eof()
         return response
+
+    def _read_files(self, container_id: str, paths: list[str]) -> dict[str, bytes]:
+        """The regular files among ``paths`` (symlinks followed, as the daemon's ``os.Open``),
+        read with one ``tar`` in the sandbox; the rest is read (and its error told) one by one."""
+        wanted = sorted({resolve(p) for p in paths})
+        if not wanted:
+            return {}
+        try:
+            container = self.service.runtime.client.containers.get(container_id)
+            result = container.exec_run(
+                ["tar", "-c", "-h", "-f", "-", "-C", "/", "--no-recursion", "--", *wanted],
+                user="root",
+                stdout=True,
+                stderr=False,
+            )
+            output = result.output if isinstance(result.output, bytes) else b""
+            found: dict[str, bytes] = {}
+            with tarfile.open(fileobj=io.BytesIO(output)) as tar:
+                for member in tar:
+                    extracted = tar.extractfile(member) if member.isfile() else None
+                    if extracted is not None:
+                        found["/" + member.name.lstrip("/")] = extracted.read()
+            return found
+        except (docker.errors.DockerException, tarfile.TarError):
+            return {}
 
     @staticmethod
     def _error_part(status: int, message: str, code: str) -> bytes:
@@ -272,6 +344,61 @@ class ToolboxRoutes:
             text = output.decode(errors="replace")
             raise _not_found_or(text, daemon_error(400, text.strip(), "INVALID_FILE_PATH"))
         return web.Response(status=201)
+
+    async def set_permissions(self, request: web.Request) -> web.Response:
+        """set_file_permissions.go: stat, then chmod (octal ``mode``), then chown (``owner`` and
+        ``group`` as numbers or names)."""
+        sandbox = self._sandbox(request)
+        query = request.query
+        if not query.get("path"):
+            raise daemon_error(400, "path is required", "BAD_REQUEST")
+        path = resolve(query["path"])
+        code, output = await self.service.exec(sandbox, ["stat", "-c", "%a", "--", path])
+        if code != 0:
+            text = output.decode(errors="replace")
+            if "No such file or directory" in text:
+                raise daemon_error(404, f"stat {path}: no such file or directory", "FILE_NOT_FOUND")
+            if "Permission denied" in text:
+                raise daemon_error(403, f"stat {path}: permission denied", "FILE_ACCESS_DENIED")
+            raise daemon_error(400, text.strip(), "BAD_REQUEST")
+        mode = query.get("mode", "")
+        if mode:
+            try:
+                number = int(mode, 8)
+            except ValueError:
+                raise daemon_error(400, "invalid mode format", "BAD_REQUEST") from None
+            code, output = await self.service.exec(sandbox, ["chmod", f"{number:o}", "--", path])
+            if code != 0:
+                reason = output.decode(errors="replace").strip()
+                raise daemon_error(400, f"failed to change mode: {reason}", "BAD_REQUEST")
+        owner, group = query.get("owner", ""), query.get("group", "")
+        if owner or group:
+            uid = await self._account_id(sandbox, owner, ["id", "-u", owner], "user not found")
+            gid = await self._account_id(
+                sandbox, group, ["getent", "group", group], "group not found"
+            )
+            spec = (uid or "") + (f":{gid}" if gid else "")
+            # the daemon runs as root; the emulator's exec user gets there through sudo
+            code, output = await self.service.exec(
+                sandbox, ["sudo", "-n", "chown", spec, "--", path]
+            )
+            if code != 0:
+                reason = output.decode(errors="replace").strip()
+                raise daemon_error(400, f"failed to change ownership: {reason}", "BAD_REQUEST")
+        return web.Response(status=200)
+
+    async def _account_id(
+        self, sandbox: Sandbox, value: str, lookup: list[str], missing: str
+    ) -> str | None:
+        if not value:
+            return None
+        if value.lstrip("-").isdigit():
+            return value
+        code, output = await self.service.exec(sandbox, lookup)
+        text = output.decode(errors="replace").strip()
+        if code != 0 or not text:
+            raise daemon_error(400, missing, "BAD_REQUEST")
+        return text.split(":")[2] if ":" in text else text
 
     async def delete_file(self, request: web.Request) -> web.Response:
         sandbox = self._sandbox(request)

@@ -19,7 +19,7 @@ import typer
 from ..domain.kinds import BackendType
 from ..domain.provider import OperationSpec
 from ..service.backends import operations
-from .output import print_json, stdout_console
+from .output import print_json
 from .runner import run as _run
 
 if TYPE_CHECKING:
@@ -156,8 +156,12 @@ def _show(result: OpResult, as_json: bool) -> None:
     if as_json:
         print_json(result.data)
         return
+    # written as they are (a command's output through the Process API must stay byte-exact)
     for line in result.lines:
-        stdout_console.print(line, markup=False, highlight=False, soft_wrap=True)
+        sys.stdout.write(line if line.endswith("\n") else line + "\n")
+    if result.output:
+        sys.stdout.write(result.output)
+    sys.stdout.flush()
     if result.fallback:
         print(f"note: {result.fallback}", file=sys.stderr)
 

@@ -50,6 +50,7 @@ class TransferStats:
 class OpResult:
     data: dict[str, Any]  # the --json payload and the sidecar result (camelCase keys)
     lines: list[str] = field(default_factory=list)  # what the CLI prints, one line each
+    output: str | None = None  # a command's output: the CLI writes it as it is, after the lines
     # set by the service when the common path served the request instead of the escape hatch
     fallback: str | None = None
 
