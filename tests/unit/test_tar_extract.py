@@ -178,3 +178,32 @@ def test_a_stream_cut_mid_file_leaves_no_half_file(place: tuple[Path, Path]) -> 
     with pytest.raises(tarfile.TarError):
         extract_stream(io.BytesIO(whole[:200_000]), base, "copy", "src")
     assert tree(base) == {"copy"}
+
+
+def test_a_deeply_nested_archive_is_extracted(place: tuple[Path, Path]) -> None:
+    """Folders are checked in a loop: an archive nesting far deeper than Python's recursion
+    limit is no crash (and each folder on the way is still checked)."""
+    base, _ = place
+    deep = "/".join(["d"] * 1200)
+    leaf = base.joinpath(*deep.split("/"), "leaf")  # the archive's top folder is `base`
+    try:
+        files, _ = extract_stream(archive(("file", f"top/{deep}/leaf", b"x")), base, None, "top")
+        assert files == 1
+        assert leaf.read_bytes() == b"x"
+    finally:  # removed here, bottom up: a recursive rmtree (pytest's cleanup) cannot
+        leaf.unlink(missing_ok=True)
+        folder = leaf.parent
+        while folder != base:
+            folder.rmdir()
+            folder = folder.parent
+
+
+def test_a_compressed_stream_is_refused(place: tuple[Path, Path]) -> None:
+    """The workspace's tar never compresses; a compressed stream could expand without bound."""
+    import gzip
+
+    base, _ = place
+    packed = io.BytesIO(gzip.compress(archive(("file", "top/a", b"a")).getvalue()))
+    with pytest.raises((tarfile.TarError, UnsafeArchive)):
+        extract_stream(packed, base, None, "top")
+    assert not (base / "a").exists()

@@ -50,20 +50,27 @@ class _Extractor:
 
     def _ensure_dir(self, path: Path) -> None:
         """``path`` is a real folder (not a symlink to one) below ``base``; made if missing."""
-        if path in self._dirs:
-            return
-        self._ensure_dir(path.parent)
-        try:
-            info = os.lstat(path)
-        except FileNotFoundError:
-            os.mkdir(path, 0o700)
-            self._dir_modes.append((path, 0o755, -1.0))  # a folder the archive did not list
-        else:
-            if stat.S_ISLNK(info.st_mode):
-                raise UnsafeArchive(f"{path} is a symlink; nothing is written through it")
-            if not stat.S_ISDIR(info.st_mode):
-                raise UnsafeArchive(f"{path} is not a folder")
-        self._dirs.add(path)
+        # from the outermost folder not yet checked down to ``path`` (a loop, not recursion:
+        # an archive may nest thousands of folders deep)
+        missing: list[Path] = []
+        here = path
+        while here not in self._dirs:
+            if here == here.parent:  # never the case for a checked member: it is below base
+                raise UnsafeArchive(f"{path} is not below {self.base}")
+            missing.append(here)
+            here = here.parent
+        for folder in reversed(missing):
+            try:
+                info = os.lstat(folder)
+            except FileNotFoundError:
+                os.mkdir(folder, 0o700)
+                self._dir_modes.append((folder, 0o755, -1.0))  # a folder the archive did not list
+            else:
+                if stat.S_ISLNK(info.st_mode):
+                    raise UnsafeArchive(f"{folder} is a symlink; nothing is written through it")
+                if not stat.S_ISDIR(info.st_mode):
+                    raise UnsafeArchive(f"{folder} is not a folder")
+            self._dirs.add(folder)
 
     def _clear(self, path: Path) -> None:
         """Remove a file or symlink where a member goes; a folder there is never replaced."""
@@ -74,6 +81,7 @@ class _Extractor:
         if stat.S_ISDIR(info.st_mode):
             raise UnsafeArchive(f"{path} is a folder; the archive would replace it")
         os.unlink(path)
+        self._written.discard(path)  # whatever comes next there is not the file written before
 
     # ---- members -----------------------------------------------------------------------------
     def member(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> None:
@@ -141,10 +149,15 @@ class _Extractor:
         self.files += 1
 
     def finish(self) -> None:
+        """Set the folders' modes and times, deepest first (best effort: it runs after a refusal
+        too, which must stay the error the caller sees)."""
         for path, mode, mtime in sorted(self._dir_modes, key=lambda item: -len(item[0].parts)):
-            os.chmod(path, mode, follow_symlinks=False)
-            if mtime >= 0:
-                os.utime(path, (mtime, mtime), follow_symlinks=False)
+            try:
+                os.chmod(path, mode, follow_symlinks=False)
+                if mtime >= 0:
+                    os.utime(path, (mtime, mtime), follow_symlinks=False)
+            except (OSError, NotImplementedError):
+                continue
 
 
 def extract_stream(
@@ -163,7 +176,9 @@ def extract_stream(
     or write through a link (what was extracted before it stays, all of it inside)."""
     extractor = _Extractor(base, name, top, warn)
     try:
-        with tarfile.open(fileobj=stream, mode="r|*") as tar:
+        # plain tar only: the workspace's `tar -c` never compresses, and a compressed stream
+        # could expand without bound
+        with tarfile.open(fileobj=stream, mode="r|") as tar:
             for member in tar:
                 extractor.member(tar, member)
                 if on_file is not None and member.isreg():

@@ -61,7 +61,7 @@ def render_error(error: NexusError, as_json: bool) -> None:
         from .flags import flags_of
 
         resolution = f"{resolution} ({', '.join(flags_of(error.options))})".lstrip()
-    error = NexusError(error.code, redact(error.message), resolution)
+    error = NexusError(error.code, redact(error.message), resolution, error.options)
     if as_json:
         print_json({"error": error.to_dict()})
         return

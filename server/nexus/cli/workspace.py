@@ -399,8 +399,11 @@ def exec_(
     ssh = None if as_json else openssh.system_ssh()
 
     async def work(service: WorkspaceService) -> int | list[str]:
-        """The exit code, or the ssh command line to become (Docker, with a system ssh)."""
-        if ssh is not None and service.get(name).backend is BackendType.DOCKER:
+        """The exit code, or the ssh command line to become (a key-login workspace, with a
+        system ssh; a token gateway needs the built-in client's renew-and-retry)."""
+        from ..service.ssh_files import token_auth
+
+        if ssh is not None and not token_auth(service.get(name)):
             ws, _ = await service.running_connection(name)  # precise errors; current ssh files
             paths, record = service.ctx.paths, AccessRecord.of(ws)
             if record.reachable_directly and await run_blocking(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from .kinds import BackendType, WorkspaceStatus
 
@@ -34,7 +34,7 @@ class BackendFacts:
     token_auth: bool
     # "banner": sshd's banner means a login works (Nexus's image starts sshd last, keys in
     # place); "login": only a login tells (a gateway answers before the workspace does)
-    ssh_ready: str
+    ssh_ready: Literal["banner", "login"]
     # cpu, memory and disk in whole numbers only
     whole_resources: bool
     # what backs a workspace ("container", "sandbox") and how a user removes one by hand
@@ -44,6 +44,13 @@ class BackendFacts:
     resource_name_key: str
     # the error code for a workspace found stopped where it must run (None: the generic one)
     stopped_code: str | None = None
+    # the error code when its API does not answer (an escape hatch with no fallback, or none
+    # allowed)
+    unavailable_code: str = "INTERNAL_ERROR"
+    # escape hatches that copy many files faster than tar over SSH: (upload id, download id),
+    # used by `workspace cp` above the count at the config key ``bulk_copy_threshold``
+    bulk_copy: tuple[str, str] | None = None
+    bulk_copy_threshold: str = ""
 
 
 class PortAllocator(Protocol):

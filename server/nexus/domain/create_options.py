@@ -111,7 +111,8 @@ RESOLVED_BY_SERVICE = (
 )
 
 # every CreateOptions field is in the table (checked at import: a new field cannot be forgotten)
-assert {f.name for f in fields(CreateOptions)} == set(OPTION_BY_FIELD), "CREATE_OPTIONS drifted"
+if {f.name for f in fields(CreateOptions)} != set(OPTION_BY_FIELD):
+    raise ImportError("CREATE_OPTIONS does not list every CreateOptions field")
 
 
 def from_wire(params: dict[str, Any]) -> CreateOptions:

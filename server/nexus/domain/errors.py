@@ -7,6 +7,7 @@ see ``docs/errors.md``.
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Any
 
 
 class ExitCode(IntEnum):
@@ -142,8 +143,15 @@ class NexusError(Exception):
     def exit_code(self) -> ExitCode:
         return _EXIT_BY_CODE.get(self.code, ExitCode.INTERNAL)
 
-    def to_dict(self) -> dict[str, str]:
-        return {"code": self.code, "message": self.message, "resolution": self.resolution}
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "code": self.code,
+            "message": self.message,
+            "resolution": self.resolution,
+        }
+        if self.options:  # the request options the resolution speaks of (snake_case names)
+            data["options"] = list(self.options)
+        return data
 
 
 def workspace_not_found(name: str) -> NexusError:

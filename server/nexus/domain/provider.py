@@ -102,7 +102,7 @@ class OpContext(Protocol):
         trailing ``/.`` (the folder's contents, ``docker cp`` style), which a Path drops."""
         ...
 
-    async def download(self, remote: str, local: Path) -> TransferStats:
+    async def download(self, remote: str, local: Path | str) -> TransferStats:
         """Copy a workspace file or folder to this machine over SSH (tar)."""
         ...
 
@@ -151,6 +151,11 @@ def operation(
     [Callable[[OpContext, P], Awaitable[OpResult]]], Callable[[OpContext, P], Awaitable[OpResult]]
 ]:
     """Register the decorated handler as ``<backend>.<group>.<action>``."""
+
+    from .models import BackendCapabilities
+
+    if capability not in BackendCapabilities.model_fields:  # a typo would read "unsupported"
+        raise ValueError(f"{backend.value}.{group}.{action}: unknown capability {capability!r}")
 
     def register(
         handler: Callable[[OpContext, P], Awaitable[OpResult]],

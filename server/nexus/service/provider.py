@@ -21,7 +21,7 @@ from ..domain.provider import (
 from .backends import operations
 
 if TYPE_CHECKING:
-    from ..domain.models import BackendCapabilities, SSHConnection, Workspace
+    from ..domain.models import SSHConnection, Workspace
     from .workspaces import WorkspaceService
 
 log = logging.getLogger(__name__)
@@ -122,7 +122,7 @@ class _Context:
 
         return await transfer.upload(await self.connection(), local, remote, progress=self.progress)
 
-    async def download(self, remote: str, local: Path) -> TransferStats:
+    async def download(self, remote: str, local: Path | str) -> TransferStats:
         from ..access import transfer
 
         return await transfer.download(
@@ -135,9 +135,6 @@ class ProviderService:
 
     def __init__(self, service: WorkspaceService) -> None:
         self.service = service
-
-    def capabilities(self, workspace: Workspace) -> BackendCapabilities:
-        return self.service.ctx.backends.get(workspace.backend).get_capabilities()
 
     async def execute(
         self,
@@ -158,8 +155,7 @@ class ProviderService:
             raise NexusError(
                 ErrorCode.INVALID_ARGUMENT,
                 f"bad parameters for {spec.id}: {_validation_summary(exc)}",
-                f"See `nexus workspace provider {spec.backend.value} {spec.group} "
-                f"{spec.action} --help`.",
+                f"Its parameters: {', '.join(spec.params.model_fields) or 'none'}.",
             ) from None
         workspace = self._workspace_for(spec, workspace_name)
         backend = self.service.ctx.backends.get(spec.backend)
@@ -179,11 +175,12 @@ class ProviderService:
         except EscapeHatchUnavailable as exc:
             if spec.fallback is None or not allow_fallback:
                 raise NexusError(
-                    _UNAVAILABLE[spec.backend],
+                    backend.facts.unavailable_code,
                     f"{spec.id} failed: {exc.reason}",
-                    f"Retry later, or drop --no-fallback to use {spec.fallback_label}."
+                    f"Retry later, or allow the fallback to {spec.fallback_label}."
                     if spec.fallback is not None
                     else "Retry later.",
+                    options=("no_fallback",) if spec.fallback is not None else (),
                 ) from None
             note = f"{spec.id}: {exc.reason}; used {spec.fallback_label} instead"
             progress.warn(note)
@@ -199,8 +196,7 @@ class ProviderService:
                 raise NexusError(
                     ErrorCode.INVALID_ARGUMENT,
                     f"{spec.id} takes no workspace",
-                    f"Run `nexus workspace provider {spec.backend.value} {spec.group} "
-                    f"{spec.action} --help`.",
+                    "Leave the workspace out.",
                 )
             return None
         if not name:
@@ -215,8 +211,8 @@ class ProviderService:
                 ErrorCode.CAPABILITY_NOT_SUPPORTED,
                 f"workspace '{name}' is on the {workspace.backend.value} backend; "
                 f"{spec.id} applies to {spec.backend.value} workspaces only",
-                f"Use a {spec.backend.value} workspace, or see the {workspace.backend.value} "
-                f"operations with `nexus workspace provider {workspace.backend.value} --help`.",
+                f"Use a {spec.backend.value} workspace; the {workspace.backend.value} "
+                f"operations are: {', '.join(operations(workspace.backend)) or 'none'}.",
             )
         if workspace.status is WorkspaceStatus.DELETING:
             raise NexusError(
@@ -225,13 +221,6 @@ class ProviderService:
                 "Wait for the delete to finish.",
             )
         return workspace
-
-
-# the backend's API did not serve an escape hatch (and no fallback ran)
-_UNAVAILABLE = {
-    BackendType.DOCKER: ErrorCode.DOCKER_UNAVAILABLE,
-    BackendType.DAYTONA: ErrorCode.DAYTONA_UNAVAILABLE,
-}
 
 
 def _validation_summary(exc: Any) -> str:

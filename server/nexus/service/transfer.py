@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..asyncutil import run_blocking
 from ..domain.errors import ErrorCode, NexusError
-from ..domain.kinds import REMOTE_PATH, BackendType
+from ..domain.kinds import REMOTE_PATH
 from ..domain.provider import TransferStats
-from .backends import operations
+from .backends import facts
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -31,8 +31,6 @@ METHOD_LABELS = {
     "file-api": "the Daytona File API",
 }
 
-FILE_API_UPLOAD = "daytona.file.upload"
-FILE_API_DOWNLOAD = "daytona.file.download"
 
 # `<workspace>:<path>`: a workspace name (a DNS label) before the first ':'
 _REMOTE = re.compile(r"^([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?):(.*)$", re.DOTALL)
@@ -171,22 +169,12 @@ class TransferService:
         if progress is not None:
             progress.step("copy", f"Copying {result.source} to {result.destination}")
         try:
-            if await self._file_api_wanted(workspace, conn, upload, local, remote):
-                operation = FILE_API_UPLOAD if upload else FILE_API_DOWNLOAD
-                if operation in operations(BackendType.DAYTONA):
-                    result.stats, result.fallback = await self._file_api(
-                        workspace, operation, local, remote, progress, allow_fallback
-                    )
-                    return result
-                if not allow_fallback:
-                    raise NexusError(
-                        ErrorCode.CAPABILITY_NOT_SUPPORTED,
-                        f"{operation} is not available in this version of Nexus",
-                        "Drop --no-fallback to copy with tar over SSH.",
-                    )
-                result.fallback = f"{operation} is not available; used tar over SSH instead"
-                if progress is not None:
-                    progress.warn(result.fallback)
+            operation = await self._bulk_copy(workspace, conn, upload, local, remote)
+            if operation is not None:
+                result.stats, result.fallback = await self._file_api(
+                    workspace, operation, local, remote, progress, allow_fallback
+                )
+                return result
 
             async def tar(conn: SSHConnection) -> TransferStats:
                 if upload:
@@ -220,24 +208,28 @@ class TransferService:
                 raise
         return await work(await self.service.connection(workspace, renew=True))
 
-    # ---- the Daytona File API ------------------------------------------------------------------
-    async def _file_api_wanted(
+    # ---- a backend's bulk copy (the Daytona File API) --------------------------------------------
+    async def _bulk_copy(
         self, workspace: Workspace, conn: SSHConnection, upload: bool, local: str, remote: str
-    ) -> bool:
-        """On Daytona, more files than the threshold go through the File API, for paths in the
-        workspace folder (where that API works; tar over SSH reaches every path)."""
+    ) -> str | None:
+        """The escape hatch that copies faster than tar, when the backend has one
+        (``BackendFacts.bulk_copy``) and there are more files than its threshold, for paths in
+        the workspace folder (where that API works; tar over SSH reaches every path)."""
         from ..access import transfer
 
-        if workspace.backend is not BackendType.DAYTONA:
-            return False
+        backend_facts = facts(workspace.backend)
+        if backend_facts.bulk_copy is None:
+            return None
         if not _inside(remote, workspace.remote_path or REMOTE_PATH):
-            return False
-        threshold = self.service.ctx.config.backends.daytona.sync.use_file_api_threshold
+            return None
+        threshold = _setting(self.service.ctx.config, backend_facts.bulk_copy_threshold)
         if upload:
             count = await run_blocking(transfer.count_local_files, local)
         else:
             count = await transfer.count_remote_files(conn, remote.rstrip("/") or "/")
-        return count > threshold
+        if count <= threshold:
+            return None
+        return backend_facts.bulk_copy[0 if upload else 1]
 
     async def _file_api(
         self,
@@ -248,8 +240,8 @@ class TransferService:
         progress: Progress | None,
         allow_fallback: bool,
     ) -> tuple[TransferStats, str | None]:
-        """The one call into the File API: the ``daytona.file.upload``/``download`` operations,
-        through the provider framework (capability check, fallback to tar over SSH)."""
+        """The one call into the bulk copy operation, through the provider framework
+        (capability check, fallback to tar over SSH)."""
         from .provider import ProviderService
 
         params = {"local_path": local, "remote_path": remote}
@@ -263,3 +255,11 @@ class TransferService:
             method=str(data.get("method", "file-api")),
         )
         return stats, outcome.fallback
+
+
+def _setting(config: Any, key: str) -> int:
+    """A numeric config setting by its dotted key (a backend fact names it)."""
+    value: Any = config
+    for part in key.split("."):
+        value = getattr(value, part)
+    return int(value)

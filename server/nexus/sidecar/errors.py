@@ -13,7 +13,7 @@ REQUEST_FAILED = -32803  # LSP RequestFailed
 
 def request_failed(error: NexusError) -> JsonRpcException:
     """A Nexus error: ``"<CODE>: <message>"``, with the code and resolution in ``data``."""
-    safe = NexusError(error.code, redact(error.message), redact(error.resolution))
+    safe = NexusError(error.code, redact(error.message), redact(error.resolution), error.options)
     return JsonRpcException(
         message=f"{safe.code}: {safe.message}", code=REQUEST_FAILED, data=safe.to_dict()
     )

@@ -59,7 +59,8 @@ def translate(exc: Exception, action: str) -> NexusError:
         return NexusError(
             ErrorCode.DAYTONA_REGION_UNAVAILABLE,
             f"Daytona region is not available while trying to {action}: {message}",
-            "Pick another region with --region, or set backends.daytona.default_region.",
+            "Pick another region, or set backends.daytona.default_region.",
+            options=("region",),
         )
     if isinstance(exc, daytona.DaytonaConnectionError):
         return NexusError(

@@ -15,4 +15,7 @@ FACTS = BackendFacts(
     cleanup_command="daytona sandbox delete {ref} (or delete it in the Daytona dashboard)",
     resource_name_key="sandbox_name",
     stopped_code=ErrorCode.DAYTONA_SANDBOX_STOPPED,
+    unavailable_code=ErrorCode.DAYTONA_UNAVAILABLE,
+    bulk_copy=("daytona.file.upload", "daytona.file.download"),
+    bulk_copy_threshold="backends.daytona.sync.use_file_api_threshold",
 )

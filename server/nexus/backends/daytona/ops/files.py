@@ -26,7 +26,6 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
@@ -114,13 +113,32 @@ def _listing_script(parent: str, top: str) -> str:
     )
 
 
-def _components(path: str, top: str) -> Components | None:
-    parts = [p for p in path.split("/") if p not in ("", ".")]
-    if top == ".":
-        return tuple(parts)
-    if not parts or parts[0] != top:
-        return None
-    return tuple(parts[1:])
+def _components(path: str, top: str) -> Components:
+    """The listed ``path`` below ``top`` as components. The listing comes from the workspace,
+    which may forge it: a path that is absolute, holds ``..`` or is not under ``top`` refuses
+    the whole copy (it would name a place outside the destination on this machine)."""
+    from ....access.transfer_paths import member_target
+
+    parts = member_target(path, top)
+    if parts is None:
+        raise _unsafe(f"the workspace listed {path!r}, which is not a path inside {top!r}")
+    return parts
+
+
+def _unsafe(reason: str) -> NexusError:
+    return NexusError(
+        ErrorCode.SYNC_FAILED,
+        f"refused the copy: {reason}",
+        "Nothing was written outside the destination; look at what runs in the workspace.",
+    )
+
+
+def _check_parents(entries: dict[Components, Entry]) -> None:
+    """Every listed entry sits in a listed folder: nothing is written through a symlink or
+    into a place the listing did not say is a folder."""
+    for key in entries:
+        if key and (key[:-1] not in entries or entries[key[:-1]].kind != "d"):
+            raise _unsafe(f"the workspace listed {'/'.join(key)!r} outside any listed folder")
 
 
 def _parse_listing(output: bytes, top: str, parent: str) -> dict[Components, Entry]:
@@ -131,7 +149,7 @@ def _parse_listing(output: bytes, top: str, parent: str) -> dict[Components, Ent
         if text.startswith("E\t") and text.count("\t") >= 5:
             _, kind, mode, size, link, path = text.split("\t", 5)
             parts = _components(path, top)
-            if parts is None or not mode.isdigit():
+            if not mode.isdigit():
                 continue
             entries[parts] = Entry(
                 kind=kind,
@@ -141,12 +159,11 @@ def _parse_listing(output: bytes, top: str, parent: str) -> dict[Components, Ent
                 path=posixpath.normpath(posixpath.join(parent, path)),
             )
         elif len(text) > 66 and text[64:66] == "  ":
-            parts = _components(text[66:], top)
-            if parts is not None:
-                hashes[parts] = text[:64]
+            hashes[_components(text[66:], top)] = text[:64]
     for parts, digest in hashes.items():
         if parts in entries:
             entries[parts].sha256 = digest
+    _check_parents(entries)
     return entries
 
 
@@ -559,8 +576,8 @@ def _finish_local(placement: Placement, found: dict[Components, Entry]) -> list[
                 problems.append(f"{name}: {size} bytes, expected {entry.size}")
             elif entry.sha256 is None or _sha256(path) != entry.sha256:
                 problems.append(f"{name}: sha256 differs")
-        elif entry.kind == "d":
-            os.chmod(path, entry.mode & 0o1777)
+        elif entry.kind == "d" and not os.path.islink(path):
+            os.chmod(path, entry.mode & 0o777)
     return problems
 
 
@@ -589,7 +606,7 @@ async def _download_over_ssh(ctx: OpContext, params: FileDownloadParams) -> OpRe
     remote_text = resolve_remote(params.remote_path, workspace.remote_path, lambda: home)
     run = _ssh_runner(ctx)
     _, placement, found = await _download_plan(run, remote_text, params.local_path)
-    await ctx.download(remote_text, Path(os.path.expanduser(params.local_path)))
+    await ctx.download(remote_text, os.path.expanduser(params.local_path))
     problems = await run_blocking(_finish_local, placement, found)
     _check(problems, placement.target)
     return _result("Downloaded", remote_text, placement.target, found, TAR_SSH)

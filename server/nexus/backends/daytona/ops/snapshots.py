@@ -148,7 +148,8 @@ async def create(ctx: OpContext, params: SnapshotParams) -> OpResult:
             raise NexusError(
                 ErrorCode.INVALID_ARGUMENT,
                 f"a Daytona snapshot named '{name}' already exists",
-                "Snapshot names are unique in your Daytona organization: pick another --name.",
+                "Snapshot names are unique in your Daytona organization: pick another name.",
+                options=("name",),
             )
         failure: NexusError | None = None
         try:
