@@ -213,6 +213,7 @@ def test_volume_bad_input(ops: Ops) -> None:
     assert docker("inspect", "--format", "{{.Id}}", container).stdout == before
     label = f"label=nexus.installation={env.installation_id()}"
     assert len(docker("ps", "-aq", "--filter", label).stdout.split()) == 1
+    assert docker("images", "-q", "--filter", label).stdout.split() == []  # nor its saved image
     assert exec_out(env, "bad", "cat README.md") == "hello from the host\n"
     listed = as_json(env.run("workspace", "list", "--json"))["workspaces"]
     assert [w["status"] for w in listed] == ["running"]
@@ -249,6 +250,92 @@ def test_recreate_keeps_a_worktree_workspaces_private_folders(ops: Ops) -> None:
     ok(env.run("workspace", "delete", "tree", "--force"))
     for taken_over in private.values():
         assert docker("volume", "inspect", taken_over).returncode != 0, taken_over
+    assert docker("volume", "inspect", volume).returncode == 0  # the user's volume stays
+
+
+def test_recreate_keeps_the_containers_own_files(ops: Ops) -> None:
+    """Attach and detach change only the mounts: what the user put in the container's own
+    filesystem (home folder, system folders) is still there. The container is saved to an
+    image of Nexus's, one per workspace; prune and delete leave none behind."""
+    env = ops.env
+    create(env, "own")
+    port = ssh_config_port(env, "own")
+    container = f"nexus-own-{env.installation_id()}"
+    installation = f"label=nexus.installation={env.installation_id()}"
+    entrypoint = docker("inspect", "--format", "{{json .Config.Entrypoint}}", container).stdout
+
+    def saved() -> list[str]:
+        found = docker(
+            "images", "-q", "--no-trunc", "--filter", "label=nexus.image=recreate",
+            "--filter", installation,
+        )  # fmt: skip
+        return sorted(set(ok(found).stdout.split()))
+
+    def running_image() -> str:
+        return docker("inspect", "--format", "{{.Image}}", container).stdout.strip()
+
+    exec_out(env, "own", "echo home-bytes > /home/nexus/kept")
+    exec_out(env, "own", "sudo sh -c 'echo opt-bytes > /opt/kept'")
+    check = "cat /home/nexus/kept /opt/kept; id -un"
+    expected = "home-bytes\nopt-bytes\nnexus\n"
+    volume = ops.name("own")
+    ops.json("volume", "create", "own", "--volume", volume)
+
+    ops.json("volume", "attach", "own", "--volume", volume, "--mount", "/data")
+    assert exec_out(env, "own", check) == expected
+    assert ok(user_ssh(env, "nexus-own", check)).stdout == expected
+    first = saved()
+    assert first == [running_image()]
+    labels = json.loads(
+        docker("image", "inspect", first[0], "--format", "{{json .Config.Labels}}").stdout
+    )
+    assert labels["nexus.workspace"] == "own"
+    # the container is the workspace's as before: its entrypoint, labels and port
+    assert docker("inspect", "--format", "{{json .Config.Entrypoint}}", container).stdout == (
+        entrypoint
+    )
+    container_labels = json.loads(
+        docker("inspect", "--format", "{{json .Config.Labels}}", container).stdout
+    )
+    assert container_labels["nexus.image"] == "workspace"
+    assert ssh_config_port(env, "own") == port
+
+    # in use by the workspace: prune keeps it
+    pruned = ops.json("image", "prune")
+    assert [entry["id"] for entry in pruned["kept"]] == first
+    assert saved() == first
+
+    ops.json("volume", "detach", "own", "--volume", volume)
+    assert exec_out(env, "own", check) == expected
+    assert ok(user_ssh(env, "nexus-own", check)).stdout == expected
+    second = saved()
+    assert second == [running_image()] and second != first  # the previous one is gone
+    env_of = docker("inspect", "--format", "{{json .Config.Env}}", container).stdout
+    assert "/data" not in "".join(json.loads(env_of))  # the detached folder is not given back
+    assert ssh_config_port(env, "own") == port
+
+    # a container removed behind Nexus's back leaves its saved image unused: prune removes it
+    ops.json("volume", "attach", "own", "--volume", volume, "--mount", "/data")
+    third = saved()
+    assert len(third) == 1 and third != second
+    ok(docker("rm", "-f", container))
+    pruned = ops.json("image", "prune")
+    assert [entry["id"] for entry in pruned["removed"]] == third
+    assert saved() == []
+    ok(env.run("workspace", "delete", "own", "--force"))
+
+
+def test_deleting_a_recreated_workspace_removes_its_saved_image(ops: Ops) -> None:
+    env = ops.env
+    create(env, "gone")
+    volume = ops.name("gone")
+    ops.json("volume", "create", "gone", "--volume", volume)
+    ops.json("volume", "attach", "gone", "--volume", volume, "--mount", "/data")
+    installation = f"label=nexus.installation={env.installation_id()}"
+    assert len(docker("images", "-q", "--filter", installation).stdout.split()) == 1
+
+    ok(env.run("workspace", "delete", "gone", "--force"))
+    assert docker("images", "-q", "--filter", installation).stdout.split() == []
     assert docker("volume", "inspect", volume).returncode == 0  # the user's volume stays
 
 

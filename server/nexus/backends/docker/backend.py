@@ -314,6 +314,10 @@ class DockerBackend:
                     lambda: container.remove(force=True, v=True), "remove the workspace container"
                 )
             self._remove_private_volumes(workspace)
+            from .ops.recreate import remove_images  # what a volume attach/detach saved
+
+            for problem in remove_images(self._docker().api, self._installation_id, workspace.name):
+                progress.warn(problem)
             self._ports.release_ports(workspace.name)
 
         await run_blocking(_delete)

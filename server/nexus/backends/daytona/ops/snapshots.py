@@ -306,20 +306,10 @@ async def restore(ctx: OpContext, params: SnapshotParams) -> OpResult:
         )
     # sandbox names are unique: the old sandbox keeps its name until it is deleted
     new_name = f"{backend.sandbox_name(workspace.name)}-{secrets.token_hex(3)}"
-    try:
-        new, old, token = await run_blocking(
-            _new_sandbox, backend, workspace, entry, new_name, ctx.progress
-        )
-        gateway = parse_ssh_command(token["ssh_command"])
-        host_key = await fetch_host_key(gateway.host, gateway.port)
-    except BaseException:
-        # the old sandbox and the record stay as they were
-        await asyncio.shield(run_blocking(_discard, backend, new_name))
-        with contextlib.suppress(NexusError):
-            store.update(workspace.name, status=previous)
-        raise
+    committed: list[bool] = []
 
     def commit() -> None:
+        """Point the record at the new sandbox (one store write)."""
         with backend.token_lock(workspace.name):
             metadata = {
                 **store.get(workspace.name).metadata,
@@ -340,8 +330,24 @@ async def restore(ctx: OpContext, params: SnapshotParams) -> OpResult:
                 metadata=metadata,
                 status=WorkspaceStatus.RUNNING,
             )
+            committed.append(True)
 
-    await run_blocking(commit)
+    try:
+        new, old, token = await run_blocking(
+            _new_sandbox, backend, workspace, entry, new_name, ctx.progress
+        )
+        gateway = parse_ssh_command(token["ssh_command"])
+        host_key = await fetch_host_key(gateway.host, gateway.port)
+        await run_blocking(commit)
+    except BaseException:
+        if committed:  # cancelled once the record pointed at the new sandbox: it is the one
+            raise
+        # the old sandbox and the record stay as they were
+        await asyncio.shield(run_blocking(_discard, backend, new_name))
+        with contextlib.suppress(NexusError):
+            store.update(workspace.name, status=previous)
+        raise
+
     ctx.refresh_ssh_files()
     # a shared OpenSSH connection still reaches the old sandbox: later sessions must not
     await ctx.close_shared_connection()

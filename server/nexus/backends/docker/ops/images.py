@@ -19,6 +19,7 @@ from ....domain.provider import NoParams, OpParams, OpResult, operation
 from .. import engine
 from ..backend import LABEL_IMAGE
 from . import common
+from .recreate import RECREATE
 
 if TYPE_CHECKING:
     from ....domain.provider import OpContext
@@ -172,7 +173,7 @@ async def cache_image(ctx: OpContext, params: CacheParams) -> OpResult:
     "prune",
     capability=CAPABILITY,
     params=NoParams,
-    summary="Remove the cached images Nexus made that no workspace uses.",
+    summary="Remove the images Nexus made (cached, saved by a volume attach or detach) that no container uses.",
     workspace=False,
 )
 async def prune_images(ctx: OpContext, params: NoParams) -> OpResult:
@@ -189,13 +190,14 @@ def _prune(ctx: OpContext, recorded: set[str]) -> tuple[list[dict[str, Any]], li
     import docker.errors
 
     client = common.client(ctx)
-    filters = {
-        "label": [
-            f"{LABEL_IMAGE}={CACHE}",
-            f"{common.LABEL_INSTALLATION}={common.installation(ctx)}",
-        ]
-    }
-    images = common.call("list images", lambda: client.api.images(filters=filters))
+    filters = {"label": [f"{common.LABEL_INSTALLATION}={common.installation(ctx)}"]}
+    # caches, and the images a volume attach/detach saved a container to (a deleted
+    # workspace's, or one an interrupted recreate left)
+    images = [
+        image
+        for image in common.call("list images", lambda: client.api.images(filters=filters))
+        if (image.get("Labels") or {}).get(LABEL_IMAGE) in (CACHE, RECREATE)
+    ]
     containers = common.call("list containers", lambda: client.api.containers(all=True))
     users: dict[str, list[str]] = {}
     for summary in containers:

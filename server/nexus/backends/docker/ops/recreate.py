@@ -1,19 +1,23 @@
 """Recreating a workspace's container with other volume mounts.
 
 The engine cannot add a mount to an existing container, so the container is made again: same
-name, image, labels, environment, published port, resources, networks and mounts, plus or minus
-a volume, and the same SSH host key and authorized key (copied from the old container before it
-goes), so ``ssh nexus-<ws>`` and Remote-SSH keep working without a host key warning. The
-workspace folder is a bind mount and the volumes are kept; the rest of the container's own
-filesystem starts again from the image. If anything fails before the old container is gone, the
-old one is put back as it was.
+name, labels, environment, entrypoint, user, published port, resources, networks and mounts,
+plus or minus a volume, and the same SSH host key and authorized key, so ``ssh nexus-<ws>`` and
+Remote-SSH keep working without a host key warning. The workspace folder is a bind mount and the
+volumes are kept; the rest of the container's own filesystem (installed packages, files in the
+home folder) is kept by committing the old container to an image (``nexus.image=recreate``, one
+per workspace at a time) that the new container runs. If anything fails before the old container
+is gone, the old one is put back as it was and that image is removed.
 """
 
 from __future__ import annotations
 
 import io
+import secrets
 import tarfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +26,7 @@ from ....domain.errors import ErrorCode, NexusError
 from ....domain.kinds import TRANSITIONAL, WorkspaceStatus
 from ....ownership import owner_alive
 from .. import engine
-from ..backend import PRIVATE_VOLUMES, SSH_USER
+from ..backend import LABEL_IMAGE, PRIVATE_VOLUMES, SSH_USER
 from . import common
 
 if TYPE_CHECKING:
@@ -33,6 +37,8 @@ KEYS_DIR = "/etc/ssh/nexus"  # host key and authorized keys (see backend._key_fi
 GITCONFIG = f"/home/{SSH_USER}/.gitconfig"
 OWNED_DIRS = "NEXUS_OWNED_DIRS"  # folders the entrypoint gives to the workspace user
 BANNER_SECONDS = 60.0
+RECREATE = "recreate"  # the LABEL_IMAGE value of a container committed to be made again
+REPOSITORY = "nexus-recreate"
 
 
 @dataclass
@@ -118,17 +124,20 @@ def _recreate(ctx: OpContext, workspace: Workspace, change: MountChange) -> Recr
     running = bool(state.get("Running"))
     mounts, private = _mounts(attrs, change)
     config = _config(attrs, mounts, change)
-    config["Image"] = _same_image(api, attrs)
     networks = _networks(attrs, workspace.name)
     files = _files(api, old.id)
     name = str(attrs.get("Name", "")).lstrip("/") or common.backend(ctx).container_name(
         workspace.name
     )
     aside = f"{name}-replaced"
-    undo = _Undo(api, old.id, name, running)
+    installation = common.installation(ctx)
+    undo = _Undo(api, old.id, name, running, ctx.progress.warn)
     try:
         if running:
             common.call("stop the workspace container", lambda: api.stop(old.id, timeout=10))
+        ctx.progress.step("image", "Saving the container's files")
+        image = undo.image = _commit(api, old.id, attrs, installation, workspace.name)
+        config["Image"] = image
         common.call("rename the old workspace container", lambda: api.rename(old.id, aside))
         undo.renamed = True
         created = common.call(
@@ -152,50 +161,129 @@ def _recreate(ctx: OpContext, workspace: Workspace, change: MountChange) -> Recr
         api.remove_container(old.id, force=True, v=False)  # the volumes live on in the new one
     except docker.errors.APIError as exc:
         ctx.progress.warn(f"could not remove the old container {aside}: {exc.explanation or exc}")
+    for problem in remove_images(api, installation, workspace.name, keep=image):
+        ctx.progress.warn(problem)
     return Recreated(container_id=new_id, running=running, private_volumes=private)
 
 
-def _same_image(api: Any, attrs: dict[str, Any]) -> str:
-    """The image the old container runs: by the name it was created with while that name
-    still means that image (a cache re-made under the same tag does not change a workspace)."""
+def _commit(
+    api: Any, container_id: str, attrs: dict[str, Any], installation: str, workspace: str
+) -> str:
+    """The stopped container committed to a new image; its reference. The image's environment is
+    the old image's: the engine adds the container's own to a commit, so those are blanked (the
+    new container sets the ones it keeps, and a detached volume's folder is not brought back)."""
+    image_id = str(attrs.get("Image") or "")
+    base = common.call("inspect an image", lambda: api.inspect_image(image_id))
+    image_env = list((base.get("Config") or {}).get("Env") or [])
+    keys = {item.partition("=")[0] for item in image_env}
+    own = (item.partition("=")[0] for item in (attrs.get("Config") or {}).get("Env") or [])
+    conf = {
+        "Env": image_env + [f"{key}=" for key in own if key not in keys],
+        "Labels": {
+            LABEL_IMAGE: RECREATE,
+            common.LABEL_INSTALLATION: installation,
+            engine.LABEL_WORKSPACE: workspace,
+        },
+    }
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    repository = f"{REPOSITORY}/{workspace}-{installation}"
+    tag = f"{stamp}-{secrets.token_hex(2)}"
+    common.call(
+        "save the workspace container to an image",
+        lambda: api.commit(
+            container_id,
+            repository=repository,
+            tag=tag,
+            message=f"nexus: workspace {workspace} before its mounts changed",
+            conf=conf,
+            pause=True,
+        ),
+    )
+    return f"{repository}:{tag}"
+
+
+def remove_images(
+    api: Any, installation: str, workspace: str, keep: str | None = None
+) -> list[str]:
+    """Remove the workspace's recreate images (but ``keep``) that no container uses; what could
+    not be removed, as messages (a leftover is for ``image prune``)."""
     import docker.errors
 
-    named = str((attrs.get("Config") or {}).get("Image") or "")
-    running = str(attrs.get("Image") or "")
+    filters = {
+        "label": [
+            f"{LABEL_IMAGE}={RECREATE}",
+            f"{common.LABEL_INSTALLATION}={installation}",
+            f"{engine.LABEL_WORKSPACE}={workspace}",
+        ]
+    }
+    problems: list[str] = []
     try:
-        if named and api.inspect_image(named).get("Id") == running:
-            return named
-    except docker.errors.NotFound:
-        pass
-    except docker.errors.APIError as exc:
-        raise engine.docker_error("inspect an image", str(exc.explanation or exc)) from None
-    return running or named
+        images = api.images(filters=filters)
+        used = {str(c.get("ImageID", "")) for c in api.containers(all=True)}
+    except docker.errors.DockerException as exc:
+        return [f"could not list the workspace's saved images: {exc}"]
+    for image in images:
+        refs = [t for t in image.get("RepoTags") or [] if t != "<none>:<none>"]
+        if keep in refs or str(image.get("Id", "")) in used:
+            continue
+        for ref in refs or [str(image.get("Id", ""))]:
+            try:
+                api.remove_image(ref, force=False, noprune=False)
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError as exc:
+                problems.append(f"could not remove the image {ref}: {exc.explanation or exc}")
+    return problems
 
 
 @dataclass
 class _Undo:
     """Putting a failed recreate back: the new container goes, the old one gets its name back
-    and runs again if it ran."""
+    and runs again if it ran, the image it was saved to goes. Each step is tried on its own."""
 
     api: Any
     old_id: str
     name: str
     running: bool
+    warn: Callable[[str], None]
     renamed: bool = False
     new_id: str | None = None
+    image: str | None = None
 
     def run(self) -> None:
         import docker.errors
 
-        try:
-            if self.new_id is not None:
-                self.api.remove_container(self.new_id, force=True, v=False)
-            if self.renamed:
-                self.api.rename(self.old_id, self.name)
-            if self.running:
-                self.api.start(self.old_id)
-        except docker.errors.DockerException:
-            pass  # the error that brought us here is the one to report
+        api = self.api
+        steps: list[tuple[str, Callable[[], object]]] = []
+        if self.new_id is not None:
+            steps.append(
+                (
+                    "remove the new container",
+                    partial(api.remove_container, self.new_id, force=True, v=False),
+                )
+            )
+        if self.renamed:
+            steps.append(
+                (
+                    f"rename the old container back to {self.name}",
+                    partial(api.rename, self.old_id, self.name),
+                )
+            )
+        if self.running:
+            steps.append(("start the old container", partial(api.start, self.old_id)))
+        if self.image is not None:
+            steps.append(
+                (
+                    f"remove the image {self.image}",
+                    partial(api.remove_image, self.image, force=False),
+                )
+            )
+        for what, step in steps:
+            try:
+                step()
+            except docker.errors.DockerException as exc:
+                # the error that brought us here is the one to report; this one is told
+                self.warn(f"could not {what}: {exc}")
 
 
 def _mounts(attrs: dict[str, Any], change: MountChange) -> tuple[list[dict[str, Any]], list[str]]:
@@ -229,12 +317,14 @@ def _config(
     """The ``/containers/create`` body of the new container, from the old one's."""
     old = attrs.get("Config") or {}
     config = {
-        key: old[key]
-        for key in ("Image", "Hostname", "Domainname", "User", "Labels", "WorkingDir")
-        if old.get(key)
+        key: old[key] for key in ("Hostname", "Domainname", "Labels", "WorkingDir") if old.get(key)
     }
     config.update(
         {
+            # the old container's own, not what the saved image may carry
+            "Entrypoint": old.get("Entrypoint"),
+            "Cmd": old.get("Cmd"),
+            "User": old.get("User") or "",
             "Env": _env(list(old.get("Env") or []), mounts, change),
             "ExposedPorts": old.get("ExposedPorts") or {"22/tcp": {}},
             "AttachStdin": False,
