@@ -312,7 +312,8 @@ def test_daytona_only_options_are_refused_on_docker(nexus_env: NexusEnv) -> None
     )
     assert local.returncode == 2 and "does not take: local source folder" in local.stderr
     half = nexus_env.run("workspace", "create", "d", "--backend", "daytona", "--cpu", "0.5")
-    assert half.returncode == 2 and "whole numbers for --cpu" in half.stderr
+    assert half.returncode == 2 and "whole numbers for cpu" in half.stderr
+    assert "(--cpu)" in half.stderr  # the CLI names its flag; the service does not
 
 
 def test_plain_ssh_renews_an_expiring_token_by_itself(
