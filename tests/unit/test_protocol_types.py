@@ -87,3 +87,22 @@ def test_left_behind_is_written_down_as_delete_sends_it(
     assert re.search(r"'nexus/workspace/delete': \[DeleteParams, DeleteResult \| null\]",
                      PROTOCOL_TS.read_text())  # fmt: skip
     assert interface_fields(PROTOCOL_TS.read_text(), "DeleteResult") == {"leftBehind"}
+
+
+def test_typescript_provider_params_match_the_python_ones() -> None:
+    from nexus.sidecar.protocol import ProviderExecuteParams
+
+    fields = {to_camel(name) for name in ProviderExecuteParams.model_fields}
+    ts = interface_fields(PROTOCOL_TS.read_text(), "ProviderExecuteParams") | {"workDoneToken"}
+    assert ts == fields
+
+
+def test_every_sidecar_method_is_written_down() -> None:
+    """Each method the sidecar serves is in the protocol doc and in protocol.ts's RequestMap."""
+    from nexus.sidecar.handlers import METHODS
+
+    doc = PROTOCOL_DOC.read_text()
+    ts = PROTOCOL_TS.read_text()
+    for method, *_ in METHODS:
+        assert f"| `{method}` |" in doc, method
+        assert f"'{method}': [" in ts, method

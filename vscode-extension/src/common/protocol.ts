@@ -217,6 +217,43 @@ export interface ConfigSetResult {
     value: unknown;
 }
 
+/** An escape hatch (`nexus workspace provider …`): docs/provider-reference.md lists them. */
+export interface ProviderExecuteParams extends WorkDoneProgressParams {
+    /** `<backend>.<group>.<action>`, e.g. `daytona.snapshot.create`. */
+    operation: string;
+    workspace?: string;
+    params?: Record<string, unknown>;
+    noFallback?: boolean;
+}
+
+export interface ProviderExecuteResult {
+    operation: string;
+    result: Record<string, unknown>;
+    /** Set when the common path (SSH) served the request instead of the backend's API. */
+    fallback: string | null;
+}
+
+export interface ProviderOperationsParams {
+    backend?: BackendType;
+}
+
+export interface ProviderOperation {
+    operation: string;
+    backend: BackendType;
+    group: string;
+    action: string;
+    summary: string;
+    capability: string;
+    takesWorkspace: boolean;
+    hasFallback: boolean;
+    /** JSON schema of the operation's params. */
+    params: Record<string, unknown>;
+}
+
+export interface ProviderOperationsResult {
+    operations: ProviderOperation[];
+}
+
 /** Every request of the protocol: method name -> [params, result]. */
 export interface RequestMap {
     'nexus/workspace/list': [ListParams, ListResult];
@@ -229,6 +266,8 @@ export interface RequestMap {
     'nexus/workspace/connectionInfo': [NameParams, ConnectionInfo];
     'nexus/workspace/open': [OpenParams, OpenTarget];
     'nexus/backend/capabilities': [CapabilitiesParams, Capabilities];
+    'nexus/provider/execute': [ProviderExecuteParams, ProviderExecuteResult];
+    'nexus/provider/operations': [ProviderOperationsParams, ProviderOperationsResult];
     'nexus/config/get': [ConfigGetParams, ConfigGetResult];
     'nexus/config/set': [ConfigSetParams, ConfigSetResult];
 }
