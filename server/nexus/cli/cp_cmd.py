@@ -40,7 +40,10 @@ def cp(
                 source, dest, progress=progress, allow_fallback=not no_fallback
             )
 
-    result = _run(work)
+    result = _run(
+        work,
+        cancelled="interrupted; the files copied so far stay, a file cut off part-way was removed",
+    )
     if as_json:
         print_json(result.to_json_dict())
         return

@@ -13,8 +13,12 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-def run(work: Callable[[WorkspaceService], Coroutine[Any, Any, T]]) -> T:
-    """Run one use case; Ctrl-C, SIGTERM and SIGHUP cancel it, so it cleans up after itself."""
+def run(
+    work: Callable[[WorkspaceService], Coroutine[Any, Any, T]],
+    cancelled: str = "interrupted; what the operation had made was cleaned up",
+) -> T:
+    """Run one use case; Ctrl-C, SIGTERM and SIGHUP cancel it, so it cleans up after itself
+    (``cancelled``: what the user is told then)."""
     import asyncio
     import signal
 
@@ -36,7 +40,7 @@ def run(work: Callable[[WorkspaceService], Coroutine[Any, Any, T]]) -> T:
     except (asyncio.CancelledError, KeyboardInterrupt):
         raise NexusError(
             ErrorCode.CANCELLED,
-            "interrupted; what the operation had made was cleaned up",
+            cancelled,
             "Run the command again when ready.",
         ) from None
     finally:
