@@ -28,6 +28,7 @@ from nexus.domain.models import (
     Workspace,
 )
 from nexus.domain.progress import Progress
+from nexus.domain.recovery import FoundResource, RebuiltAccess
 
 if TYPE_CHECKING:
     from nexus.domain.provider import OpContext, OperationSpec, OpParams, OpResult
@@ -218,8 +219,33 @@ class FakeBackend:
         )
 
     def unrecorded(self, recorded: set[str]) -> list[str]:
-        """Workspaces it has that Nexus has no record of (the service asks the Docker backend)."""
+        """Workspaces it has that Nexus has no record of."""
         return sorted(set(self.resources) - recorded)
+
+    async def list_resources(self) -> list[FoundResource]:
+        self.calls.append(("list_resources", None))
+        return [
+            FoundResource(
+                name=r.name,
+                backend=self.type,
+                backend_id=r.backend_id,
+                resource_name=f"fake-{r.name}",
+                labels={},
+                status=r.status,
+                ssh_port=r.port,
+            )
+            for r in self.resources.values()
+        ]
+
+    async def rebuild_access(
+        self, found: FoundResource, kept_host_key: str | None
+    ) -> RebuiltAccess:
+        self.calls.append(("rebuild_access", found.name))
+        fields: dict[str, object] = {"ssh_host": "127.0.0.1", "ssh_port": found.ssh_port}
+        if kept_host_key:
+            fields["host_key"] = kept_host_key
+        ports = {"ssh": found.ssh_port} if found.ssh_port is not None else {}
+        return RebuiltAccess(fields=fields, ports=ports)
 
     # ---- internals ----------------------------------------------------------------------------
     async def _checkpoint(self, step: str, name: str | None, *, before: bool) -> None:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     )
     from .progress import Progress
     from .provider import OpContext, OperationSpec, OpParams, OpResult
+    from .recovery import FoundResource, RebuiltAccess
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,8 @@ class BackendFacts:
     cleanup_command: str  # formatted with {ref}
     # the record key holding the resource's name, when it was recorded
     resource_name_key: str
+    # a setting of its config section without which it holds nothing (recover skips it)
+    required_setting: str | None = None
     # the error code for a workspace found stopped where it must run (None: the generic one)
     stopped_code: str | None = None
     # the error code when its API does not answer (an escape hatch with no fallback, or none
@@ -98,6 +101,17 @@ class Backend(Protocol):
         ...
 
     async def get_resource_stats(self, workspace: Workspace) -> ResourceStats | None: ...
+
+    async def list_resources(self) -> list[FoundResource]:
+        """Every container / sandbox of this installation (``workspace recover``)."""
+        ...
+
+    async def rebuild_access(
+        self, found: FoundResource, kept_host_key: str | None
+    ) -> RebuiltAccess:
+        """SSH access for a record being rebuilt from ``found`` (``kept_host_key``: the host key
+        Nexus generated for that workspace name and kept under NEXUS_HOME, if any)."""
+        ...
 
     def unrecorded(self, recorded: set[str]) -> list[str]:
         """Workspaces of this installation the last ``get_statuses`` saw with no name in

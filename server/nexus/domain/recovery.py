@@ -23,3 +23,13 @@ class FoundResource:
     ssh_port: int | None = None
     created_at: datetime | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RebuiltAccess:
+    """How a rebuilt record reaches its workspace: the Workspace fields to set, metadata to add,
+    and the host ports (purpose -> port) the record must hold."""
+
+    fields: dict[str, Any]
+    metadata: dict[str, Any] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 from ..access.keys import kept_host_public_key
 from ..asyncutil import run_blocking
 from ..backends.docker.backend import LABEL_USER_PREFIX, installations_on_engine
-from ..backends.docker.backend import SSH_USER as DOCKER_SSH_USER
 from ..domain.errors import ErrorCode, NexusError
 from ..domain.models import REMOTE_PATH, BackendType, Resources, Workspace
 from ..domain.names import validate_name
@@ -27,8 +26,10 @@ from ..domain.recovery import FoundResource
 from ..fsutil import atomic_write
 from ..paths import NexusPaths
 from ..store.db import INSTALLATION_ID_FILE, StoreDamaged, host_key_names, read_installation_id
+from .backends import facts
 
 if TYPE_CHECKING:
+    from ..domain.backend import Backend
     from .workspaces import WorkspaceService
 
 LABEL_BACKEND = "nexus.backend"
@@ -38,7 +39,6 @@ LABEL_WORKTREE = "nexus.worktree"
 LABEL_RESOURCES = "nexus.resources"
 LABEL_FORWARD_AGENT = "nexus.forward-agent"
 LABEL_USER_LABELS = "nexus.labels"  # the user's own labels, as JSON (a provider adds its own)
-DOCKER_SSH_PURPOSE = "ssh"
 
 
 def record_labels(workspace: Workspace) -> dict[str, str]:
@@ -214,10 +214,11 @@ async def recover(service: WorkspaceService) -> RecoveryReport:
         settings = getattr(ctx.config.backends, backend_type.value)
         if not settings.enabled:
             continue
-        if backend_type is BackendType.DAYTONA and not settings.api_key:
+        required = facts(backend_type).required_setting
+        if required and not getattr(settings, required, None):
             continue  # never configured: nothing of this installation can be there
         try:
-            backend: Any = ctx.backends.get(backend_type)
+            backend = ctx.backends.get(backend_type)
             found: list[FoundResource] = await backend.list_resources()
         except NexusError as exc:
             report.unreachable.append(
@@ -249,38 +250,20 @@ async def recover(service: WorkspaceService) -> RecoveryReport:
     return report
 
 
-async def _rebuild(service: WorkspaceService, backend: Any, found: FoundResource) -> Workspace:
+async def _rebuild(service: WorkspaceService, backend: Backend, found: FoundResource) -> Workspace:
     name = validate_name(found.name)
     workspace = workspace_from(found)
-    paths = service.ctx.paths
-    if found.backend is BackendType.DOCKER:
-        if found.ssh_port is None:
-            raise ValueError("the container publishes no SSH port")
-        host_key = await run_blocking(kept_host_public_key, paths, name)
-        if host_key is None:
-            host_key = await backend.read_host_key(found.backend_id)
-        if not host_key:
-            raise ValueError("its SSH host key is neither under NEXUS_HOME nor in the container")
-        workspace = workspace.model_copy(
-            update={
-                "ssh_host": "127.0.0.1",
-                "ssh_port": found.ssh_port,
-                "ssh_user": DOCKER_SSH_USER,
-                "host_key": host_key,
-            }
-        )
-    else:
-        access = await backend.recover_access(found.backend_id)
-        token = access.pop("ssh_token")
-        workspace = workspace.model_copy(
-            update={**access, "metadata": {**workspace.metadata, "ssh_token": token}}
-        )
+    kept = await run_blocking(kept_host_public_key, service.ctx.paths, name)
+    access = await backend.rebuild_access(found, kept)
+    workspace = workspace.model_copy(
+        update={**access.fields, "metadata": {**workspace.metadata, **access.metadata}}
+    )
     store = service.ctx.store
     store.reserve(workspace)
-    if found.backend is BackendType.DOCKER and found.ssh_port is not None:
-        try:
-            store.claim_port(name, DOCKER_SSH_PURPOSE, found.ssh_port)
-        except NexusError:
-            store.remove(name)
-            raise
+    try:
+        for purpose, port in access.ports.items():
+            store.claim_port(name, purpose, port)
+    except NexusError:
+        store.remove(name)
+        raise
     return store.get(name)

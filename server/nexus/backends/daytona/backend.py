@@ -30,7 +30,7 @@ from ...domain.models import (
 )
 from ...domain.progress import Progress
 from ...domain.provider import OpContext, OperationSpec, OpParams, OpResult
-from ...domain.recovery import FoundResource
+from ...domain.recovery import FoundResource, RebuiltAccess
 from ...redact import register_secret
 from . import errors
 from .facts import FACTS
@@ -598,10 +598,14 @@ class DaytonaBackend:
 
         return await run_blocking(_list)
 
-    async def recover_access(self, backend_id: str) -> dict[str, Any]:
+    async def rebuild_access(
+        self, found: FoundResource, kept_host_key: str | None
+    ) -> RebuiltAccess:
         """SSH access for a sandbox whose record is being rebuilt: a new token, the gateway's
         host key pinned, the remote folder (read from a running sandbox, else the default home)."""
         from ...access.exec import fetch_host_key
+
+        backend_id = found.backend_id
 
         def prepare() -> tuple[str, dict[str, str]]:
             client = self._daytona()
@@ -615,11 +619,13 @@ class DaytonaBackend:
 
         remote_path, token = await run_blocking(prepare)
         gateway = parse_ssh_command(token["ssh_command"])
-        return {
-            "remote_path": remote_path,
-            "ssh_host": gateway.host,
-            "ssh_port": gateway.port,
-            "ssh_user": gateway.user,
-            "host_key": await fetch_host_key(gateway.host, gateway.port),
-            "ssh_token": token,
-        }
+        return RebuiltAccess(
+            fields={
+                "remote_path": remote_path,
+                "ssh_host": gateway.host,
+                "ssh_port": gateway.port,
+                "ssh_user": gateway.user,
+                "host_key": await fetch_host_key(gateway.host, gateway.port),
+            },
+            metadata={"ssh_token": token},
+        )

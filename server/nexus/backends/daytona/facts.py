@@ -14,6 +14,7 @@ FACTS = BackendFacts(
     resource_kind="sandbox",
     cleanup_command="daytona sandbox delete {ref} (or delete it in the Daytona dashboard)",
     resource_name_key="sandbox_name",
+    required_setting="api_key",
     stopped_code=ErrorCode.DAYTONA_SANDBOX_STOPPED,
     unavailable_code=ErrorCode.DAYTONA_UNAVAILABLE,
     bulk_copy=("daytona.file.upload", "daytona.file.download"),

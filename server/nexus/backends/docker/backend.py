@@ -30,7 +30,7 @@ from ...domain.models import (
 )
 from ...domain.progress import Progress
 from ...domain.provider import OpContext, OperationSpec, OpParams, OpResult
-from ...domain.recovery import FoundResource
+from ...domain.recovery import FoundResource, RebuiltAccess
 from . import engine, engine_http
 from .facts import FACTS
 from .image_builder import ensure_image, image_tag
@@ -428,6 +428,26 @@ class DockerBackend:
             return [_found(container) for container in containers]
 
         return await run_blocking(_list)
+
+    async def rebuild_access(
+        self, found: FoundResource, kept_host_key: str | None
+    ) -> RebuiltAccess:
+        """The published SSH port and the host key (kept under NEXUS_HOME, else read from the
+        container, where Nexus installed it)."""
+        if found.ssh_port is None:
+            raise ValueError("the container publishes no SSH port")
+        host_key = kept_host_key or await self.read_host_key(found.backend_id)
+        if not host_key:
+            raise ValueError("its SSH host key is neither under NEXUS_HOME nor in the container")
+        return RebuiltAccess(
+            fields={
+                "ssh_host": "127.0.0.1",
+                "ssh_port": found.ssh_port,
+                "ssh_user": SSH_USER,
+                "host_key": host_key,
+            },
+            ports={SSH_PURPOSE: found.ssh_port},
+        )
 
     async def read_host_key(self, backend_id: str) -> str | None:
         """The public host key a container's sshd serves (installed by Nexus at create)."""
