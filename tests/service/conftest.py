@@ -9,17 +9,18 @@ import socket
 import sqlite3
 import subprocess
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from nexus import ownership
+from nexus.backends.daytona.facts import FACTS as REAL_DAYTONA_FACTS
+from nexus.backends.docker.facts import FACTS as REAL_DOCKER_FACTS
 from nexus.config.schema import NexusConfig
 from nexus.domain.backend import BackendFacts
 from nexus.domain.create_options import CreateOptions
-from nexus.domain.errors import ErrorCode
 from nexus.domain.kinds import BackendType, WorkspaceStatus
 from nexus.domain.models import Workspace
 from nexus.paths import NexusPaths
@@ -30,30 +31,9 @@ from nexus.store.db import StateStore
 
 from .fake_backend import FakeBackend, Pause
 
-# what the service is told of each backend (the real ones say much the same: nexus.backends.*.facts)
-DOCKER_FACTS = BackendFacts(
-    mounts_local_folder=True,
-    create_options=frozenset({"source_path", "worktree", "base"}),
-    token_auth=False,
-    ssh_ready="banner",
-    whole_resources=False,
-    resource_kind="container",
-    cleanup_command="fake-engine rm {ref}",
-    resource_name_key="container_name",
-)
-DAYTONA_FACTS = BackendFacts(
-    mounts_local_folder=False,
-    create_options=frozenset(
-        {"region", "auto_stop_minutes", "ephemeral", "snapshot", "git_url", "git_branch", "env"}
-    ),
-    token_auth=True,
-    ssh_ready="login",
-    whole_resources=True,
-    resource_kind="sandbox",
-    cleanup_command="fake-cloud sandbox delete {ref}",
-    resource_name_key="sandbox_name",
-    stopped_code=ErrorCode.DAYTONA_SANDBOX_STOPPED,
-)
+# what the service is told of each backend: the real facts, with cleanup commands of the fakes
+DOCKER_FACTS = replace(REAL_DOCKER_FACTS, cleanup_command="fake-engine rm {ref}")
+DAYTONA_FACTS = replace(REAL_DAYTONA_FACTS, cleanup_command="fake-cloud sandbox delete {ref}")
 
 
 @dataclass

@@ -62,8 +62,9 @@ async def test_every_refused_option_is_named(
     )
 
     named = error.message.removeprefix("the docker backend does not take: ").split(", ")
-    assert set(named) == {"auto-stop", "ephemeral", "git URL to clone", "environment variables"}
-    assert set(error.options) == {"backend", "auto_stop_minutes", "ephemeral", "git_url", "env"}
+    # env is given too: Docker takes it (the container's environment)
+    assert set(named) == {"auto-stop", "ephemeral", "git URL to clone"}
+    assert set(error.options) == {"backend", "auto_stop_minutes", "ephemeral", "git_url"}
     assert "daytona" in error.resolution
     assert untouched(both)
 
