@@ -168,7 +168,7 @@ def test_name_taken_and_freed_port_is_reused(nexus_env: NexusEnv) -> None:
 def test_container_removed_behind_our_back_shows_missing(nexus_env: NexusEnv) -> None:
     ok(nexus_env.run("workspace", "create", "ghost"))
     subprocess.run(
-        ["docker", "rm", "-f", f"nexus-ghost-{nexus_env.installation_id()}"],
+        ["docker", "rm", "-f", "-v", f"nexus-ghost-{nexus_env.installation_id()}"],
         check=True,
         capture_output=True,
     )

@@ -109,7 +109,7 @@ def test_a_workspace_stopped_or_removed_behind_nexus_gets_the_precise_error(
     assert stopped.returncode == 255
     assert stopped.stderr.startswith("WORKSPACE_NOT_RUNNING:"), stopped.stderr
     assert "stopped" in stopped.stderr
-    subprocess.run(["docker", "rm", "-f", container], check=True, capture_output=True)
+    subprocess.run(["docker", "rm", "-f", "-v", container], check=True, capture_output=True)
     missing = nexus_env.run("workspace", "exec", "gone", "--", "true", extra_env=env)
     assert missing.returncode == 255
     assert missing.stderr.startswith("WORKSPACE_MISSING:"), missing.stderr

@@ -94,7 +94,7 @@ def test_the_quick_list_prints_what_the_full_one_prints(nexus_env: NexusEnv) -> 
         assert not quick
         assert "ghost" in err and "workspace recover" in err
     finally:
-        subprocess.run(["docker", "rm", "-f", ghost], capture_output=True)
+        subprocess.run(["docker", "rm", "-f", "-v", ghost], capture_output=True)
 
 
 def test_an_empty_store_lists_nothing_quickly(nexus_env: NexusEnv) -> None:

@@ -318,7 +318,7 @@ def test_recreate_keeps_the_containers_own_files(ops: Ops) -> None:
     ops.json("volume", "attach", "own", "--volume", volume, "--mount", "/data")
     third = saved()
     assert len(third) == 1 and third != second
-    ok(docker("rm", "-f", container))
+    ok(docker("rm", "-f", "-v", container))
     pruned = ops.json("image", "prune")
     assert [entry["id"] for entry in pruned["removed"]] == third
     assert saved() == []

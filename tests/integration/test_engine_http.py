@@ -39,7 +39,7 @@ def installation() -> Iterator[str]:
     try:
         yield installation_id
     finally:
-        subprocess.run(["docker", "rm", "-f", *made], capture_output=True)
+        subprocess.run(["docker", "rm", "-f", "-v", *made], capture_output=True)
 
 
 def test_it_lists_what_the_sdk_lists(installation: str) -> None:
