@@ -29,7 +29,7 @@ from ..domain.errors import ErrorCode, NexusError
 from ..domain.provider import TransferStats
 from .exec import _ClientWatch, _connection_failed, _open_session, connect, exit_code_of
 from .tar_extract import UnsafeArchive, extract_stream
-from .transfer_paths import Kind, Placement, Source, place, source_of
+from .transfer_paths import Kind, Placement, Source, bare, place, source_of
 
 if TYPE_CHECKING:
     import asyncssh
@@ -122,22 +122,31 @@ class _Session:
 
     async def kind(self, path: str, *, follow: bool) -> tuple[Kind, bool]:
         """What is at ``path`` (following a symlink or not), and whether its parent is a folder."""
-        parent = posixpath.dirname(posixpath.normpath(path)) or "/"
-        link_test = "false" if follow else '[ -L "$p" ]'
-        script = (
-            f"p={shlex.quote(path)}; "
-            f'if {link_test}; then k=file; elif [ -d "$p" ]; then k=dir; '
-            f'elif [ -e "$p" ] || [ -L "$p" ]; then k=file; else k=missing; fi; '
-            f'if [ -d {shlex.quote(parent)} ]; then echo "$k yes"; else echo "$k no"; fi'
+        code, out, err = await self.output(kind_script(path, follow=follow))
+        return parse_kind(path, code, out, err)
+
+
+def kind_script(path: str, *, follow: bool) -> str:
+    """A shell snippet printing what is at ``path`` (dir/file/missing) and whether its parent is
+    a folder (yes/no); ``parse_kind`` reads its answer."""
+    parent = posixpath.dirname(posixpath.normpath(path)) or "/"
+    link_test = "false" if follow else '[ -L "$p" ]'
+    return (
+        f"p={shlex.quote(path)}; "
+        f'if {link_test}; then k=file; elif [ -d "$p" ]; then k=dir; '
+        f'elif [ -e "$p" ] || [ -L "$p" ]; then k=file; else k=missing; fi; '
+        f'if [ -d {shlex.quote(parent)} ]; then echo "$k yes"; else echo "$k no"; fi'
+    )
+
+
+def parse_kind(path: str, code: int, out: bytes, err: bytes) -> tuple[Kind, bool]:
+    lines = out.decode(errors="replace").split("\n")
+    words = next((line.split() for line in reversed(lines) if line.strip()), [])
+    if code != 0 or len(words) != 2 or words[0] not in ("dir", "file", "missing"):
+        raise _sync_failed(
+            f"cannot look at {path} in the workspace: {err.decode(errors='replace').strip()}"
         )
-        code, out, err = await self.output(script)
-        lines = out.decode(errors="replace").split("\n")
-        words = next((line.split() for line in reversed(lines) if line.strip()), [])
-        if code != 0 or len(words) != 2 or words[0] not in ("dir", "file", "missing"):
-            raise _sync_failed(
-                f"cannot look at {path} in the workspace: {err.decode(errors='replace').strip()}"
-            )
-        return Kind(words[0]), words[1] == "yes"
+    return Kind(words[0]), words[1] == "yes"
 
 
 def _tar_failed(code: int, err: bytes, what: str) -> NexusError:
@@ -356,11 +365,9 @@ def _extract(
 def plan_download(source: Source, local: Path | str) -> Placement:
     """Where ``source`` lands under the local destination (``docker cp`` rules)."""
     dest = local_path_text(local)
-    bare = dest.rstrip("/") or "/"
-    if dest.endswith("/."):
-        bare = dest[:-2] or "/"
-    parent = os.path.dirname(os.path.normpath(bare)) or "/"
-    return place(source, dest, local_kind(bare, follow=True), os.path.isdir(parent))
+    target = bare(dest)
+    parent = os.path.dirname(os.path.normpath(target)) or "/"
+    return place(source, dest, local_kind(target, follow=True), os.path.isdir(parent))
 
 
 async def download(
@@ -378,8 +385,9 @@ async def download(
     warn = progress.warn if progress is not None else (lambda message: None)
     try:
         async with _Session(conn) as session:
-            bare = remote if remote in ("/", "/.") else remote.rstrip("/")
-            kind, _ = await session.kind(bare, follow=False)
+            # "x/." keeps the dot: a symlink to a folder is then looked at as the folder
+            probe = remote if remote in ("/", "/.") else remote.rstrip("/")
+            kind, _ = await session.kind(probe, follow=False)
             source = source_of(remote, kind)
             placement = plan_download(source, local)
             top = f"./{source.top}" if source.top.startswith("-") else source.top

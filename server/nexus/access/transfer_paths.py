@@ -54,6 +54,13 @@ def _bad(message: str, resolution: str) -> NexusError:
     return NexusError(ErrorCode.INVALID_ARGUMENT, message, resolution)
 
 
+def bare(path: str) -> str:
+    """``path`` without the trailing ``/`` or ``/.`` that only says how to copy."""
+    if path.endswith("/."):
+        path = path[:-2]
+    return path.rstrip("/") or "/"
+
+
 def wants_contents(path: str) -> bool:
     """``src/.``: copy what is in the folder, not the folder itself (as ``docker cp``)."""
     return path == "." or path.endswith("/.")
@@ -131,3 +138,9 @@ def member_target(name: str, top: str) -> tuple[str, ...] | None:
     if not parts or parts[0] != top:
         return None
     return tuple(parts[1:])
+
+
+def inside(path: str, folder: str) -> bool:
+    """``path`` is ``folder`` or below it (both POSIX paths of the workspace, normalized here)."""
+    clean, root = posixpath.normpath(path), posixpath.normpath(folder)
+    return clean == root or clean.startswith(root.rstrip("/") + "/")

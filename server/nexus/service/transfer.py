@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..access.transfer_paths import inside
 from ..asyncutil import run_blocking
 from ..domain.errors import ErrorCode, NexusError
 from ..domain.kinds import REMOTE_PATH
@@ -93,11 +94,6 @@ def remote_path(workspace: Workspace, path: str) -> str:
     if not path:
         return base
     return path if path.startswith("/") else posixpath.join(base, path)
-
-
-def _inside(path: str, folder: str) -> bool:
-    clean, root = posixpath.normpath(path), posixpath.normpath(folder)
-    return clean == root or clean.startswith(root.rstrip("/") + "/")
 
 
 @dataclass
@@ -220,7 +216,7 @@ class TransferService:
         backend_facts = facts(workspace.backend)
         if backend_facts.bulk_copy is None:
             return None
-        if not _inside(remote, workspace.remote_path or REMOTE_PATH):
+        if not inside(remote, workspace.remote_path or REMOTE_PATH):
             return None
         threshold = _setting(self.service.ctx.config, backend_facts.bulk_copy_threshold)
         if upload:

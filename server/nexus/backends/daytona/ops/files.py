@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
+from ....access.transfer_paths import bare
 from ....asyncutil import run_blocking
 from ....domain.errors import ErrorCode, NexusError
 from ....domain.kinds import BackendType
@@ -349,19 +350,12 @@ def _remote_kind(sandbox: Any, path: str) -> Kind:
     return Kind.DIR if info.is_dir else Kind.OTHER
 
 
-def _bare(path: str) -> str:
-    """``path`` without the trailing ``/`` or ``/.`` that only says how to copy."""
-    if path.endswith("/."):
-        path = path[:-2]
-    return path.rstrip("/") or "/"
-
-
 def _local_source(local_path: str) -> tuple[str, Source]:
     from ....access.transfer import local_kind, local_path_text
     from ....access.transfer_paths import source_of
 
     text = local_path_text(os.path.expanduser(local_path))
-    return text, source_of(text, local_kind(_bare(text), follow=False))
+    return text, source_of(text, local_kind(bare(text), follow=False))
 
 
 async def _home_over_ssh(ctx: OpContext) -> str:
@@ -376,17 +370,11 @@ async def _home_over_ssh(ctx: OpContext) -> str:
 
 
 async def _remote_kind_over_ssh(ctx: OpContext, path: str) -> tuple[Kind, bool]:
-    from ....access.transfer_paths import Kind
+    """What is at ``path`` (followed) and whether its parent is a folder, over SSH."""
+    from ....access.transfer import kind_script, parse_kind
 
-    quoted, parent = shlex.quote(path), shlex.quote(posixpath.dirname(path) or "/")
-    script = (
-        f"if [ -d {quoted} ]; then echo dir; elif [ -e {quoted} ] || [ -L {quoted} ]; "
-        f"then echo file; elif [ -d {parent} ]; then echo missing; else echo orphan; fi"
-    )
-    _, out, _ = await ctx.exec(["sh", "-c", script])
-    word = out.decode(errors="replace").strip()
-    kinds = {"dir": Kind.DIR, "file": Kind.OTHER}
-    return kinds.get(word, Kind.MISSING), word != "orphan"
+    code, out, err = await ctx.exec(["sh", "-c", kind_script(path, follow=True)])
+    return parse_kind(path, code, out, err)
 
 
 # ---- upload -------------------------------------------------------------------------------
@@ -397,7 +385,7 @@ async def _upload_over_ssh(ctx: OpContext, params: FileUploadParams) -> OpResult
     local_text, source = await run_blocking(_local_source, params.local_path)
     home = await _home_over_ssh(ctx)
     dest = resolve_remote(params.remote_path, workspace.remote_path, lambda: home)
-    kind, parent_is_dir = await _remote_kind_over_ssh(ctx, _bare(dest))
+    kind, parent_is_dir = await _remote_kind_over_ssh(ctx, bare(dest))
     placement = place(source, dest, kind, parent_is_dir or kind is not Kind.MISSING)
     expected = await run_blocking(_local_entries, source, placement, ctx.progress.warn)
     # a str keeps a trailing "/." (copy a folder's contents), which a Path would drop
@@ -442,9 +430,9 @@ async def upload(ctx: OpContext, params: FileUploadParams) -> OpResult:
 
         dest = resolve_remote(params.remote_path, workspace.remote_path, home)
         try:
-            kind = _remote_kind(sandbox, _bare(dest))
+            kind = _remote_kind(sandbox, bare(dest))
             parent_is_dir = kind is not Kind.MISSING or (
-                _remote_kind(sandbox, posixpath.dirname(_bare(dest)) or "/") is Kind.DIR
+                _remote_kind(sandbox, posixpath.dirname(bare(dest)) or "/") is Kind.DIR
             )
         except daytona.DaytonaError as exc:
             raise failure(exc, f"look at {dest} in the workspace") from None
@@ -587,8 +575,7 @@ async def _download_plan(
     from ....access.transfer import plan_download
     from ....access.transfer_paths import Kind, source_of
 
-    bare = _bare(remote_text)
-    listed = await _remote_tree(run, bare)
+    listed = await _remote_tree(run, bare(remote_text))
     top = listed.get(())
     kind = Kind.MISSING if top is None else Kind.DIR if top.kind == "d" else Kind.OTHER
     source = source_of(remote_text, kind)

@@ -12,6 +12,7 @@ import posixpath
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from ....access.transfer_paths import inside
 from ....asyncutil import run_blocking
 from ....domain.errors import ErrorCode, NexusError
 from ....domain.models import Workspace
@@ -101,11 +102,6 @@ async def started_sandbox(ctx: OpContext) -> Any:
             f"Start it first: `nexus workspace start {workspace.name}`.",
         )
     return sandbox
-
-
-def inside(path: str, root: str) -> bool:
-    root = root.rstrip("/") or "/"
-    return path == root or path.startswith(root if root == "/" else root + "/")
 
 
 def resolve_remote(path: str, project: str, home: Callable[[], str]) -> str:
