@@ -22,4 +22,17 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e '.[test,dev]'
+# Mutagen (file sync) for the sync tests: the real binary with its agents bundle beside it, from
+# MUTAGEN_DIR (default ../shared/bin next to this checkout), into the venv's bin, which is on PATH
+# once the venv is active. A user installs Mutagen from its release page or package manager.
+MUTAGEN_DIR="${MUTAGEN_DIR:-$(cd .. && pwd)/shared/bin}"
+if [ -x "$MUTAGEN_DIR/mutagen" ] && [ -f "$MUTAGEN_DIR/mutagen-agents.tar.gz" ]; then
+  install -m 0755 "$MUTAGEN_DIR/mutagen" .venv/bin/mutagen
+  install -m 0644 "$MUTAGEN_DIR/mutagen-agents.tar.gz" .venv/bin/mutagen-agents.tar.gz
+fi
+if [ -x .venv/bin/mutagen ]; then
+  echo "mutagen installed: $(.venv/bin/mutagen version)"
+else
+  echo "mutagen not found in $MUTAGEN_DIR: the sync tests will fail (set MUTAGEN_DIR)" >&2
+fi
 echo "nexus installed: $(.venv/bin/nexus version)"

@@ -62,6 +62,22 @@ class NexusEnv:
             store.close()
 
 
+# the real Mutagen scripts/setup.sh puts beside the venv's python (the sync tests use it)
+MUTAGEN_BIN = Path(sys.executable).parent / "mutagen"
+
+
+def stop_mutagen_daemon(nexus_home: Path) -> None:
+    """Stop the Mutagen daemon a test's Nexus left running (sync tests check it stops itself)."""
+    if not (nexus_home / "sync").exists() or not MUTAGEN_BIN.exists():
+        return
+    from nexus.paths import NexusPaths
+    from nexus.sync.binary import MutagenBinary
+    from nexus.sync.daemon import MutagenDaemon
+
+    binary = MutagenBinary(MUTAGEN_BIN, "", MUTAGEN_BIN.parent / "mutagen-agents.tar.gz")
+    MutagenDaemon(NexusPaths(nexus_home), binary).stop()
+
+
 def remove_containers(installation_id: str | None) -> None:
     if not installation_id or shutil.which("docker") is None:
         return
@@ -103,6 +119,7 @@ def nexus_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[NexusEnv]:
     try:
         yield nexus
     finally:
+        stop_mutagen_daemon(nexus_home)
         remove_containers(nexus.installation_id())
         shutil.rmtree(base, ignore_errors=True)
 

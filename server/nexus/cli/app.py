@@ -13,6 +13,7 @@ from typer.core import TyperGroup
 # name -> (module, attribute) of each command group, in the order the help lists them
 COMMAND_GROUPS: dict[str, tuple[str, str]] = {
     "workspace": ("nexus.cli.workspace", "workspace_app"),
+    "sync": ("nexus.cli.sync_cmd", "sync_app"),
     "config": ("nexus.cli.config_cmd", "config_app"),
     "ssh-config": ("nexus.cli.ssh_config_cmd", "ssh_config_app"),
 }

@@ -40,6 +40,7 @@ ENV_OVERRIDES: dict[str, str] = {
     "DAYTONA_API_URL": "backends.daytona.api_url",
     "NEXUS_DAYTONA_REGION": "backends.daytona.default_region",
     "NEXUS_SYNC_THRESHOLD": "backends.daytona.sync.use_file_api_threshold",
+    "NEXUS_MUTAGEN": "sync.mutagen_path",
 }
 
 MASK = "********"

@@ -38,9 +38,22 @@ class WorkspaceSettings(Section):
     worktree: bool = True
 
 
+SyncMode = Literal["two-way-safe", "two-way-resolved", "one-way-safe", "one-way-replica"]
+
+
 class SyncSettings(Section):
     default_beta: Literal["remote", "local"] = "remote"
+    # appended to .git (always ignored); Mutagen's syntax, close to .gitignore (docs/sync.md)
     ignore_patterns: list[str] = Field(default_factory=lambda: [".git", "node_modules", "*.log"])
+    # the `mutagen` binary (None: the one on PATH); env NEXUS_MUTAGEN
+    mutagen_path: str | None = None
+    mode: SyncMode = "two-way-safe"
+    # seconds a sync may take to connect (the first time: installing Mutagen's agent) and to
+    # finish a cycle that Nexus waits for (create --from, sync start, sync flush)
+    timeout: float = Field(default=600, gt=0)
+    # seconds between Mutagen's scans for changes its file watching misses (Linux watches only
+    # the most recently changed folders)
+    watch_polling_interval: int = Field(default=10, ge=1)
 
 
 class SshSettings(Section):

@@ -54,6 +54,13 @@ class BackendFacts:
     # used by `workspace cp` above the count at the config key ``bulk_copy_threshold``
     bulk_copy: tuple[str, str] | None = None
     bulk_copy_threshold: str = ""
+    # a local source folder (or its git worktree) given at create is kept in step with the
+    # workspace by a Mutagen sync (nexus.service.sync), where it cannot be mounted
+    syncs_local_folder: bool = False
+
+    @property
+    def takes_local_folder(self) -> bool:
+        return self.mounts_local_folder or self.syncs_local_folder
 
 
 class PortAllocator(Protocol):

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
         SSHConnection,
         Workspace,
     )
+    from .sync import SyncService
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +217,13 @@ class WorkspaceService:
         backend_facts = self._facts(backend_type)
         self._check_backend_options(options, backend_type, backend_facts, resources)
         mounts_local_folder = backend_facts.mounts_local_folder
-        source = self._source_path(options.source_path) if mounts_local_folder else None
+        # a backend that syncs takes a local folder only when one is named (no cwd default)
+        syncs_local_folder = backend_facts.syncs_local_folder and options.source_path is not None
+        takes_local_folder = mounts_local_folder or syncs_local_folder
+        source = self._source_path(options.source_path) if takes_local_folder else None
+        sync = self.sync_service()
+        if syncs_local_folder:
+            await sync.check_available()  # SYNC_FAILED before anything is made
         await backend.ensure_ready()
         request = CreateRequest(
             name=name,
@@ -227,7 +234,7 @@ class WorkspaceService:
             env=options.env or {},
             **options.request_fields(),
         )
-        use_worktree = mounts_local_folder and (
+        use_worktree = takes_local_folder and (
             options.worktree if options.worktree is not None else self.ctx.config.workspace.worktree
         )
         root = await run_blocking(worktree.repo_root, source) if use_worktree and source else None
@@ -256,7 +263,8 @@ class WorkspaceService:
         try:
             if root is not None:
                 await self._add_worktree(request, root, options.base, progress)
-            elif source is not None:  # a plain folder: the repositories in it stay read-only
+            elif source is not None and mounts_local_folder:
+                # a plain folder: the repositories in it stay read-only
                 # the whole tree is walked (a missed repository would be writable): say so
                 progress.step("git", f"Looking for git repositories in {source}")
                 request.mounts = await run_blocking(isolation.folder_mounts, source, REMOTE_PATH)
@@ -289,10 +297,29 @@ class WorkspaceService:
             )
             progress.step("ssh", "Waiting for SSH")
             await self._refresh_files_waiting_ssh(self.get(name))
+            if syncs_local_folder and request.source_path is not None:
+                await self._start_sync(name, request.source_path, sync, progress)
             return self._store.update(name, status=WorkspaceStatus.RUNNING)
         except BaseException:
             await asyncio.shield(self._undo_create(name, progress))
             raise
+
+    def sync_service(self) -> SyncService:
+        from .sync import SyncService
+
+        return SyncService(self)
+
+    async def _start_sync(
+        self, name: str, local: Path, sync: SyncService, progress: Progress
+    ) -> None:
+        """Keep the new workspace's folder in step with ``local`` (its worktree or the source)."""
+        from .sync import SyncBlock
+
+        workspace = self._store.update(name, local_path=str(local))
+        block = SyncBlock(
+            local=str(local), remote=workspace.remote_path, mode=self.ctx.config.sync.mode
+        )
+        await sync.start_on(workspace, block, progress)
 
     def _check_backend_options(
         self,
@@ -424,6 +451,9 @@ class WorkspaceService:
         workspace = self._store.find(name)
         if workspace is None:
             return
+        await self.sync_service().before_delete(
+            workspace.model_copy(update={"status": WorkspaceStatus.ERROR}), progress
+        )
         try:
             await self._backend(workspace.backend).delete(workspace, NullProgress())
         except Exception as exc:  # keep the original error; report this one
@@ -512,7 +542,9 @@ class WorkspaceService:
         except BaseException:
             await asyncio.shield(self._settle(workspace, previous))
             raise
-        return self._store.update(name, status=WorkspaceStatus.RUNNING)
+        started = self._store.update(name, status=WorkspaceStatus.RUNNING)
+        await self.sync_service().after_start(started, progress)
+        return started
 
     async def stop(self, name: str, progress: Progress | None = None) -> Workspace:
         progress = progress or NullProgress()
@@ -520,6 +552,7 @@ class WorkspaceService:
         backend = self._backend(workspace.backend)
         previous = self._claim(workspace, WorkspaceStatus.STOPPING)
         try:
+            await self.sync_service().before_stop(workspace, progress)
             await self.close_shared_connection(workspace)
             removed = await backend.stop(workspace, progress)
         except BaseException:
@@ -527,6 +560,8 @@ class WorkspaceService:
             raise
         if removed:
             # ephemeral: the backend deleted it on stop; forget it too
+            gone = workspace.model_copy(update={"status": WorkspaceStatus.MISSING})
+            await self.sync_service().before_delete(gone, progress)
             self._store.remove(name)
             self._forget_keys(name)
             self.ssh_files.refresh()
@@ -589,6 +624,7 @@ class WorkspaceService:
         left_behind: builtins.list[dict[str, str]] = []
         try:
             backend = self._backend(workspace.backend)
+            await self.sync_service().before_delete(workspace, progress)
             await self.close_shared_connection(workspace)
             await backend.delete(workspace, progress)
         except NexusError as exc:

@@ -550,11 +550,10 @@ class DaytonaBackend:
         return await run_blocking(_stats)
 
     def get_capabilities(self) -> BackendCapabilities:
-        # only what works here (tests/conformance walks every true flag and runs it); sync is
-        # false until Nexus runs Mutagen sessions
+        # only what works here (tests/conformance walks every true flag and runs it)
         return BackendCapabilities(
             supports_ssh=True,
-            supports_sync=False,
+            supports_sync=True,
             supports_snapshots=True,
             supports_lsp=True,
             supports_web_previews=True,

@@ -6,7 +6,18 @@ from ...domain.errors import ErrorCode
 FACTS = BackendFacts(
     mounts_local_folder=False,
     create_options=frozenset(
-        {"region", "auto_stop_minutes", "ephemeral", "snapshot", "git_url", "git_branch", "env"}
+        {
+            "region",
+            "auto_stop_minutes",
+            "ephemeral",
+            "snapshot",
+            "git_url",
+            "git_branch",
+            "env",
+            "source_path",
+            "worktree",
+            "base",
+        }
     ),
     token_auth=True,
     ssh_ready="login",
@@ -19,4 +30,5 @@ FACTS = BackendFacts(
     unavailable_code=ErrorCode.DAYTONA_UNAVAILABLE,
     bulk_copy=("daytona.file.upload", "daytona.file.download"),
     bulk_copy_threshold="backends.daytona.sync.use_file_api_threshold",
+    syncs_local_folder=True,
 )

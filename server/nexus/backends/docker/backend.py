@@ -389,11 +389,12 @@ class DockerBackend:
         return await run_blocking(_stats)
 
     def get_capabilities(self) -> BackendCapabilities:
-        # only what works here (tests/conformance walks every true flag and runs it); sync is
-        # false: a Docker workspace binds its folder, there is nothing to sync
+        # only what works here (tests/conformance walks every true flag and runs it); a Docker
+        # workspace binds its folder, and `nexus sync` syncs into another path of it (an engine
+        # on another machine)
         return BackendCapabilities(
             supports_ssh=True,
-            supports_sync=False,
+            supports_sync=True,
             supports_direct_volume_management=True,
             supports_image_caching=True,
         )
