@@ -183,7 +183,9 @@ def test_forget_is_silent_when_the_container_is_already_gone(
     iid = nexus_env.installation_id()
     assert iid
     installation.append(iid)
-    subprocess.run(["docker", "rm", "-f", "-v", f"nexus-gone-{iid}"], check=True, capture_output=True)
+    subprocess.run(
+        ["docker", "rm", "-f", "-v", f"nexus-gone-{iid}"], check=True, capture_output=True
+    )
     forgotten = ok(nexus_env.run("workspace", "delete", "gone", "--forget", "--json"))
     assert json.loads(forgotten.stdout)["leftBehind"] == []
     assert "warning" not in forgotten.stderr
@@ -198,7 +200,9 @@ def test_delete_of_a_removed_container_cleans_the_worktree(
     iid = nexus_env.installation_id()
     assert iid
     installation.append(iid)
-    subprocess.run(["docker", "rm", "-f", "-v", f"nexus-vanished-{iid}"], check=True, capture_output=True)
+    subprocess.run(
+        ["docker", "rm", "-f", "-v", f"nexus-vanished-{iid}"], check=True, capture_output=True
+    )
     deleted = ok(nexus_env.run("workspace", "delete", "vanished"))
     assert "warning" not in deleted.stderr
     assert not (repo / ".worktree" / "vanished").exists()
