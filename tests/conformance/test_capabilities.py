@@ -19,7 +19,7 @@ from nexus.domain.kinds import BackendType
 from nexus.domain.models import BackendCapabilities
 from nexus.service.backends import operations
 from nexus.service.context import NexusContext
-from tests.conftest import NexusEnv
+from tests.conftest import MUTAGEN_BIN, NexusEnv
 
 FLAGS = list(BackendCapabilities.model_fields)
 
@@ -100,8 +100,21 @@ def docker_image_caching(env: NexusEnv) -> None:
         subprocess.run(["docker", "image", "rm", "-f", image], capture_output=True)
 
 
+def docker_sync(env: NexusEnv) -> None:
+    """`nexus sync` into a path of the container outside its mounted folder."""
+    env.env["NEXUS_MUTAGEN"] = str(MUTAGEN_BIN)
+    run(env, "workspace", "create", "conf", "--from", str(env.project))
+    run(env, "sync", "start", "conf", "--remote", "/home/nexus/synced")
+    assert exec_out(env, "conf", "cat /home/nexus/synced/README.md") == "hello from the host\n"
+    exec_out(env, "conf", "echo back > /home/nexus/synced/back.txt")
+    run(env, "sync", "flush", "conf")
+    assert (env.project / "back.txt").read_text() == "back\n"
+    run(env, "workspace", "delete", "conf", "--force")
+
+
 DOCKER: dict[str, Callable[[NexusEnv], None]] = {
     "supports_ssh": docker_ssh,
+    "supports_sync": docker_sync,
     "supports_direct_volume_management": docker_volumes,
     "supports_image_caching": docker_image_caching,
 }
@@ -115,6 +128,21 @@ def daytona_workspace(env: NexusEnv) -> None:
 def daytona_ssh(env: NexusEnv) -> None:
     daytona_workspace(env)
     assert exec_out(env, "conf", "echo over-ssh") == "over-ssh\n"
+
+
+def daytona_sync(env: NexusEnv) -> None:
+    """`create --from PATH` syncs the folder into the sandbox, and back."""
+    env.env["NEXUS_MUTAGEN"] = str(MUTAGEN_BIN)
+    folder = env.home / "src"
+    folder.mkdir()
+    (folder / "here.txt").write_text("from here\n")
+    made = run(env, "workspace", "create", "conf", "--backend", "daytona", "--from", str(folder))
+    remote = made["remotePath"]
+    assert exec_out(env, "conf", f"cat {remote}/here.txt") == "from here\n"
+    exec_out(env, "conf", f"echo back > {remote}/back.txt")
+    run(env, "sync", "flush", "conf")
+    assert (folder / "back.txt").read_text() == "back\n"
+    run(env, "workspace", "delete", "conf", "--force")
 
 
 def daytona_snapshots(env: NexusEnv) -> None:
@@ -180,6 +208,7 @@ def daytona_process_api(env: NexusEnv) -> None:
 
 DAYTONA: dict[str, Callable[[NexusEnv], None]] = {
     "supports_ssh": daytona_ssh,
+    "supports_sync": daytona_sync,
     "supports_snapshots": daytona_snapshots,
     "supports_web_previews": daytona_previews,
     "supports_lsp": daytona_lsp,
@@ -200,7 +229,9 @@ def _check(
     if flag not in flags:
         assert not ops, f"{flag} is false on {backend.value} but {[o.id for o in ops]} need it"
         return
-    assert flag == "supports_ssh" or ops, f"{backend.value} reports {flag} with no operation"
+    # ssh and sync are common commands (`workspace exec`, `nexus sync`), not escape hatches
+    common = flag in ("supports_ssh", "supports_sync")
+    assert common or ops, f"{backend.value} reports {flag} with no operation"
     assert flag in scenarios, f"{backend.value} reports {flag}: add a scenario that runs it"
     scenarios[flag](env)
 

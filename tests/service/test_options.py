@@ -69,26 +69,40 @@ async def test_every_refused_option_is_named(
     assert untouched(both)
 
 
-async def test_a_local_folder_on_a_backend_that_mounts_none(
-    service: WorkspaceService, both: list[FakeBackend], home: Home
+async def test_a_local_folder_on_a_backend_that_syncs_needs_mutagen(
+    service: WorkspaceService,
+    both: list[FakeBackend],
+    home: Home,
 ) -> None:
-    error = await refused(service, backend=BackendType.DAYTONA, source=home.project, base="main")
-
-    assert error.message == "the daytona backend does not take: local source folder, worktree base"
-    assert error.resolution == "Choose the docker backend, or leave those options out."
+    """Daytona takes a local folder by syncing it: without Mutagen that is SYNC_FAILED, before
+    the backend is asked anything."""
+    service.ctx.config.sync.mutagen_path = str(home.home / "no-mutagen-here")
+    with pytest.raises(NexusError) as raised:
+        await service.create(options("web", backend=BackendType.DAYTONA, source=home.project))
+    assert raised.value.code == ErrorCode.SYNC_FAILED
+    assert "sync.mutagen_path" in raised.value.message and raised.value.resolution
+    assert service.ctx.store.find("web") is None
     assert untouched(both)
 
 
-async def test_options_no_backend_takes_together(
+async def test_a_worktree_base_needs_a_repository(
+    service: WorkspaceService, both: list[FakeBackend], home: Home
+) -> None:
+    """A base for the worktree, from a plain folder: refused on both backends before anything is
+    made (Daytona checks that it could sync first, and it could not here either)."""
+    error = await refused(service, backend=BackendType.DOCKER, source=home.project, base="main")
+    assert error.message == "a worktree base needs the source folder to be inside a git repository"
+    assert error.options == ("base",)
+
+
+async def test_options_one_backend_takes_together(
     service: WorkspaceService, both: list[FakeBackend]
 ) -> None:
     error = await refused(service, backend=BackendType.DOCKER, region="eu", base="main")
 
-    # region is a Daytona option, base a Docker one: no backend takes both
+    # region is a Daytona option and Daytona takes a worktree base too: it is named
     assert error.message == "the docker backend does not take: region"
-    error = await refused(service, backend=BackendType.DAYTONA, region="eu", base="main")
-    assert error.message == "the daytona backend does not take: worktree base"
-    assert error.resolution == "Choose the docker backend, or leave those options out."
+    assert error.resolution == "Choose the daytona backend, or leave those options out."
 
 
 async def test_whole_resources_on_a_backend_that_wants_them(

@@ -32,6 +32,7 @@ CONFIG_ENV_OVERRIDES = (  # nexus.config.loader.ENV_OVERRIDES
     "DAYTONA_API_URL",
     "NEXUS_DAYTONA_REGION",
     "NEXUS_SYNC_THRESHOLD",
+    "NEXUS_MUTAGEN",
 )
 CREATE_INTERRUPTED = "create_interrupted"  # nexus.service.workspaces.CREATE_INTERRUPTED
 SSH_ALIAS_PREFIX = "nexus-"  # nexus.domain.kinds.SSH_ALIAS_PREFIX

@@ -46,12 +46,12 @@ def parse_version(text: str) -> tuple[int, int, int] | None:
 
 
 def agents_bundle(binary: Path) -> Path | None:
-    """Where Mutagen will find its agents: beside the binary (as it was called, or where a
-    symlink leads) or in ``../libexec``."""
-    for folder in dict.fromkeys((binary.parent, binary.resolve().parent)):
-        for candidate in (folder / AGENTS_BUNDLE, folder.parent / "libexec" / AGENTS_BUNDLE):
-            if candidate.is_file():
-                return candidate
+    """Where Mutagen will find its agents: beside the binary or in ``../libexec``, from where
+    the binary really is (Mutagen asks the kernel for its own path: a symlink is followed)."""
+    folder = binary.resolve().parent
+    for candidate in (folder / AGENTS_BUNDLE, folder.parent / "libexec" / AGENTS_BUNDLE):
+        if candidate.is_file():
+            return candidate
     return None
 
 
