@@ -273,9 +273,11 @@ class SyncService:
         await self.start_on(workspace, block, progress)
         return await self.report(name)
 
-    async def start_on(self, workspace: Workspace, block: SyncBlock, progress: Progress) -> None:
-        """Make (or resume) the session of ``workspace``, a running one, and wait for its first
-        cycle."""
+    async def start_on(
+        self, workspace: Workspace, block: SyncBlock, progress: Progress, *, wait: bool = True
+    ) -> None:
+        """Make (or resume) the session of ``workspace``, a running one, and (``wait``) wait for
+        its first cycle."""
         name = workspace.name
         async with async_file_lock(self.ctx.paths.lock("sync")):
             existing = await self.sessions(name)
@@ -296,8 +298,9 @@ class SyncService:
                 timeout = self.ctx.config.sync.timeout
                 await self.mutagen.create(self._create_args(workspace, block), timeout)
         self._save_block(name, block)
-        progress.step("sync", "Waiting for the first sync cycle")
-        await self._flush(name, self.ctx.config.sync.timeout)
+        if wait:
+            progress.step("sync", "Waiting for the first sync cycle")
+            await self._flush(name, self.ctx.config.sync.timeout)
 
     async def report(self, name: str) -> SyncReport:
         workspace = self.workspaces.get(name)
@@ -310,8 +313,6 @@ class SyncService:
         """Every workspace's sync (``name`` None: all workspaces that sync)."""
         if name is not None:
             return [await self.report(name)]
-        if not self._daemon_files_exist():
-            return []
         by_workspace: dict[str, list[SyncSession]] = {}
         for session in await self.sessions():
             by_workspace.setdefault(session.workspace, []).append(session)
@@ -437,7 +438,8 @@ class SyncService:
             progress.warn(f"could not pause the sync of '{workspace.name}': {exc.message}")
 
     async def after_start(self, workspace: Workspace, progress: Progress) -> None:
-        """Resume the workspace's sync (or make it again from its block, if it was lost)."""
+        """Resume the workspace's sync (or make it again from its block, if it was lost); its
+        cycles go on in the background (`workspace start` does not wait for them)."""
         block = self.block_of(workspace)
         if block is None:
             return
@@ -448,12 +450,25 @@ class SyncService:
                     f"is gone (restore it, or `nexus sync stop {workspace.name}`)"
                 )
                 return
-            await self.start_on(workspace, block, progress)
+            await self.start_on(workspace, block, progress, wait=False)
         except NexusError as exc:
             progress.warn(f"could not resume the sync of '{workspace.name}': {exc.message}")
 
+    async def last_flush(self, workspace: Workspace, progress: Progress) -> None:
+        """Bring the workspace's last changes over before it goes (a running, unpaused sync
+        only; best effort: a delete goes on without it)."""
+        if not self._follows(workspace) or workspace.status is not WorkspaceStatus.RUNNING:
+            return
+        try:
+            sessions = await self.sessions(workspace.name)
+            if any(not s.paused for s in sessions):
+                progress.step("sync", "Syncing the last changes before the workspace goes")
+                await self._flush(workspace.name, LAST_FLUSH_TIMEOUT)
+        except NexusError as exc:
+            progress.warn(f"could not sync the last changes of '{workspace.name}': {exc.message}")
+
     async def before_delete(self, workspace: Workspace, progress: Progress) -> None:
-        """Bring the last changes over (when it runs), then terminate; never blocks a delete."""
+        """Terminate the workspace's sync (files stay on both sides); never blocks a delete."""
         if not self._follows(workspace) and not self._daemon_files_exist():
             return
         try:
@@ -462,10 +477,6 @@ class SyncService:
                 if self._follows(workspace) and not await self.mutagen.list():
                     await run_blocking(self._stop_daemon)
                 return
-            if workspace.status is WorkspaceStatus.RUNNING and any(not s.paused for s in sessions):
-                progress.step("sync", "Syncing the last changes before the workspace goes")
-                with contextlib.suppress(NexusError):
-                    await self._flush(workspace.name, LAST_FLUSH_TIMEOUT)
             progress.step("sync", "Terminating the sync")
             await self._terminate(workspace.name)
         except NexusError as exc:

@@ -602,6 +602,9 @@ class WorkspaceService:
             if remaining is None:  # it was a create: its own cleanup removed everything
                 return DeleteResult(workspace, cancelled=True)
             workspace = remaining
+        if not force and not forget:
+            # what the workspace changed last arrives before the worktree is checked
+            await self.sync_service().last_flush(workspace, progress)
         record = workspace.metadata.get("worktree")
         if (
             record

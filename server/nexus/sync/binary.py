@@ -74,8 +74,26 @@ def locate(configured: str | None, source: str) -> Path:
     return Path(found)
 
 
+_checked: dict[tuple[str, int, int], MutagenBinary] = {}
+
+
 def check(path: Path) -> MutagenBinary:
-    """The binary's version and agents bundle, or SYNC_FAILED saying what is missing."""
+    """The binary's version and agents bundle, or SYNC_FAILED saying what is missing (a binary
+    found good is not asked again while it stays the same file)."""
+    try:
+        info = path.stat()
+    except OSError:
+        info = None
+    key = (str(path), info.st_mtime_ns, info.st_size) if info else None
+    if key is not None and key in _checked and agents_bundle(path) is not None:
+        return _checked[key]
+    found = _check(path)
+    if key is not None:
+        _checked[key] = found
+    return found
+
+
+def _check(path: Path) -> MutagenBinary:
     try:
         done = subprocess.run(
             [str(path), "version"], capture_output=True, text=True, timeout=30, check=False
