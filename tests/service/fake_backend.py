@@ -31,6 +31,7 @@ from nexus.domain.progress import Progress
 from nexus.domain.recovery import FoundResource, RebuiltAccess
 
 if TYPE_CHECKING:
+    from nexus.domain.lsp import LanguageServerLink
     from nexus.domain.provider import OpContext, OperationSpec, OpParams, OpResult
 
 BANNER = b"SSH-2.0-Fake\r\n"
@@ -205,6 +206,12 @@ class FakeBackend:
     async def get_resource_stats(self, workspace: Workspace) -> ResourceStats | None:
         self.calls.append(("get_resource_stats", workspace.name))
         return ResourceStats(cpu_percent=1.0)
+
+    async def open_language_server(
+        self, workspace: Workspace, language: str, root: str
+    ) -> LanguageServerLink | None:
+        """None: `nexus lsp` runs the configured language server over SSH."""
+        return None
 
     def get_capabilities(self) -> BackendCapabilities:
         return BackendCapabilities()

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from .kinds import BackendType, WorkspaceStatus
 
 if TYPE_CHECKING:
+    from .lsp import LanguageServerLink
     from .models import (
         BackendCapabilities,
         CreateRequest,
@@ -126,6 +127,13 @@ class Backend(Protocol):
         ...
 
     def get_capabilities(self) -> BackendCapabilities: ...
+
+    async def open_language_server(
+        self, workspace: Workspace, language: str, root: str
+    ) -> LanguageServerLink | None:
+        """The backend's own language server for ``language`` over the workspace folder
+        ``root``; None: it has none, and ``nexus lsp`` runs the configured command over SSH."""
+        ...
 
     async def execute_provider_specific(
         self, context: OpContext, operation: OperationSpec, params: OpParams

@@ -17,6 +17,7 @@ from typing import Any, Protocol, TypeVar
 from ...asyncutil import run_blocking
 from ...config.schema import DaytonaSettings
 from ...domain.errors import ErrorCode, NexusError
+from ...domain.lsp import LanguageServerLink
 from ...domain.models import (
     BackendCapabilities,
     BackendType,
@@ -548,6 +549,12 @@ class DaytonaBackend:
             return ResourceStats(memory_limit_bytes=int(memory * 2**30) if memory else None)
 
         return await run_blocking(_stats)
+
+    async def open_language_server(
+        self, workspace: Workspace, language: str, root: str
+    ) -> LanguageServerLink | None:
+        """None: `nexus lsp` runs the configured language server over SSH."""
+        return None
 
     def get_capabilities(self) -> BackendCapabilities:
         # only what works here (tests/conformance walks every true flag and runs it)

@@ -15,6 +15,7 @@ from typing import Any
 from ...asyncutil import run_blocking
 from ...domain.backend import PortAllocator
 from ...domain.errors import ErrorCode, NexusError
+from ...domain.lsp import LanguageServerLink
 from ...domain.models import (
     REMOTE_PATH,
     BackendCapabilities,
@@ -387,6 +388,12 @@ class DockerBackend:
             return stats_from_engine(raw)
 
         return await run_blocking(_stats)
+
+    async def open_language_server(
+        self, workspace: Workspace, language: str, root: str
+    ) -> LanguageServerLink | None:
+        """None: `nexus lsp` runs the configured language server over SSH."""
+        return None
 
     def get_capabilities(self) -> BackendCapabilities:
         # only what works here (tests/conformance walks every true flag and runs it); a Docker
