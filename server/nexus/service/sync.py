@@ -217,8 +217,7 @@ class SyncService:
                 "Name a plain path.",
                 options=("remote",),
             )
-        chosen_mode = mode or (saved.mode if saved and not mode else None)
-        chosen_mode = chosen_mode or self.ctx.config.sync.mode
+        chosen_mode = mode or (saved.mode if saved else self.ctx.config.sync.mode)
         if chosen_mode not in MODES:
             raise NexusError(
                 ErrorCode.INVALID_ARGUMENT,
