@@ -55,6 +55,11 @@ def test_files_go_both_ways_and_version_control_stays_here(sync_env: NexusEnv) -
     assert report["configured"] and report["remote"] == SYNCED
     assert session["state"] == "watching" and session["connected"], session
     assert session["mode"] == "two-way-safe" and session["ignoreVcs"] is True
+    info = json.loads(ok(env.run("workspace", "info", "sy1", "--json")).stdout)
+    assert info["sync"] == {
+        "local": str(project), "remote": SYNCED, "mode": "two-way-safe", "ignore": []
+    }  # fmt: skip
+    assert f"{project} ⇄ {SYNCED}" in ok(env.run("workspace", "info", "sy1")).stdout
     assert ".git" in session["ignores"] and session["successfulCycles"] >= 1
     # the first cycle was done when start returned
     assert remote_text(env, "sy1", f"{SYNCED}/src/app.py") == "print('v1')\n"

@@ -362,6 +362,12 @@ def info(name: str = typer.Argument(...), as_json: bool = JSON_OPTION) -> None:
     caps = result.capabilities.to_json_dict()
     enabled = [k.removeprefix("supports") for k, v in caps.items() if v]
     stdout_console.print(f"  [bold]{'Supports':<10}[/] {', '.join(enabled)}")
+    synced = result.to_json_dict()["sync"]
+    if synced:
+        stdout_console.print(
+            f"  [bold]{'Sync':<10}[/] {escape(synced['local'])} ⇄ {escape(synced['remote'])} "
+            f"({synced['mode']}; `nexus sync status {name}`)"
+        )
     _print_agent_warning(result.workspace)
 
 

@@ -110,6 +110,12 @@ class WorkspaceInfo:
         data = self.workspace.public_dict()
         data["capabilities"] = self.capabilities.to_json_dict()
         data["stats"] = self.stats.to_json_dict() if self.stats else None
+        block = self.workspace.metadata.get("sync")  # nexus.service.sync.SYNC_KEY
+        data["sync"] = (
+            {key: block.get(key) for key in ("local", "remote", "mode", "ignore")}
+            if block
+            else None
+        )
         return data
 
 
