@@ -15,7 +15,14 @@ from tests.conftest import MUTAGEN_BIN, NexusEnv
 from tests.daytona_backend.test_daytona_failures import _revoke_elsewhere, _token
 from tests.daytona_emulator import EmulatorThread
 from tests.e2e.test_docker_cli import ok
-from tests.sync.conftest import daemon_pids, remote, remote_text, session_of, sync_json
+from tests.sync.conftest import (
+    daemon_pids,
+    remote,
+    remote_text,
+    session_of,
+    settled,
+    sync_json,
+)
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
 
@@ -66,7 +73,7 @@ def test_a_local_worktree_syncs_with_the_sandbox(
     # the first cycle was done when create returned
     assert remote_text(env, "dsy", f"{where}/src/app.py") == "print('v1')\n"
     assert remote(env, "dsy", f"test ! -e {where}/.git").returncode == 0  # git stays here
-    session = session_of(env, "dsy")
+    session = settled(env, "dsy")
     assert session["state"] == "watching" and session["connected"], session
     assert session["remote"]["url"] == f"nexus-dsy:{where}"
     assert session["local"]["path"] == str(worktree)
@@ -115,7 +122,8 @@ def test_a_local_worktree_syncs_with_the_sandbox(
     assert session_of(env, "dsy")["state"] == "paused"
     ok(env.run("workspace", "start", "dsy"))
     (worktree / "after-start.txt").write_text("resumed\n")
-    assert sync_json(env, "flush", "dsy")["sessions"][0]["state"] == "watching"
+    sync_json(env, "flush", "dsy")
+    assert settled(env, "dsy")["state"] == "watching"
     assert remote_text(env, "dsy", f"{where}/after-start.txt") == "resumed\n"
     _git(worktree, "add", "-A")
     _git(worktree, "-c", "user.name=Dev", "-c", "user.email=dev@example.com", "commit", "-qm", "w")

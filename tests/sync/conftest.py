@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,17 @@ def session_of(env: NexusEnv, name: str) -> dict[str, Any]:
     return dict(report["sessions"][0])
 
 
+def settled(env: NexusEnv, name: str) -> dict[str, Any]:
+    """The session once Mutagen is between cycles: right after a flush it may already be
+    scanning again (its watcher saw what the cycle wrote)."""
+    for _ in range(240):
+        session = session_of(env, name)
+        if session["state"] not in ("syncing", "connecting"):
+            return session
+        time.sleep(0.25)
+    raise AssertionError(f"the sync of {name} never settled: {session}")
+
+
 def remote(env: NexusEnv, name: str, script: str) -> subprocess.CompletedProcess[str]:
     return env.run("workspace", "exec", name, "--", "sh", "-c", script)
 
@@ -51,7 +63,8 @@ def remote_text(env: NexusEnv, name: str, path: str) -> str | None:
 
 def daemon_pids(nexus_home: Path) -> list[int]:
     """The Mutagen daemons running with this Nexus home's data folder."""
-    data = str(nexus_home / "sync" / "mutagen")
+    data = os.path.realpath(nexus_home / "sync" / "mutagen")
+    prefix = b"MUTAGEN_DATA_DIRECTORY="
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -61,7 +74,9 @@ def daemon_pids(nexus_home: Path) -> list[int]:
             cmdline = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"daemon" in cmdline and f"MUTAGEN_DATA_DIRECTORY={data}".encode() in environ:
+        named = [v.removeprefix(prefix) for v in environ if v.startswith(prefix)]
+        # the folder itself, or the short link Nexus makes when its path is too long
+        if b"daemon" in cmdline and any(os.path.realpath(os.fsdecode(v)) == data for v in named):
             found.append(int(entry.name))
     return found
 

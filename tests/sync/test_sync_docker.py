@@ -18,6 +18,7 @@ from tests.sync.conftest import (
     remote,
     remote_text,
     session_of,
+    settled,
     sync_json,
 )
 
@@ -51,8 +52,8 @@ def test_files_go_both_ways_and_version_control_stays_here(sync_env: NexusEnv) -
     _create(env, "sy1")
 
     report = _start(env, "sy1")
-    session = report["sessions"][0]
     assert report["configured"] and report["remote"] == SYNCED
+    session = settled(env, "sy1")
     assert session["state"] == "watching" and session["connected"], session
     assert session["mode"] == "two-way-safe" and session["ignoreVcs"] is True
     info = json.loads(ok(env.run("workspace", "info", "sy1", "--json")).stdout)
@@ -121,7 +122,8 @@ def test_a_conflict_is_shown_and_both_sides_are_kept(sync_env: NexusEnv) -> None
 
     # making the two agree resolves it
     assert remote(env, "sy2", f"echo 'written here' > {SYNCED}/both.txt").returncode == 0
-    assert _flush(env, "sy2")["sessions"][0]["state"] == "watching"
+    _flush(env, "sy2")
+    assert settled(env, "sy2")["state"] == "watching"
 
 
 def test_the_sync_follows_the_workspace_and_its_daemon(sync_env: NexusEnv) -> None:
@@ -146,7 +148,8 @@ def test_the_sync_follows_the_workspace_and_its_daemon(sync_env: NexusEnv) -> No
     recovered = session_of(env, "sy3")
     assert recovered["paused"] is False
     (env.project / "after-crash.txt").write_text("still syncing\n")
-    assert _flush(env, "sy3")["sessions"][0]["state"] == "watching"
+    _flush(env, "sy3")
+    assert settled(env, "sy3")["state"] == "watching"
     assert remote_text(env, "sy3", f"{SYNCED}/after-crash.txt") == "still syncing\n"
 
     ok(env.run("workspace", "delete", "sy3", "--force"))

@@ -9,6 +9,9 @@ import { log, setLogChannel } from './common/logging';
 import { SIDECAR_SETTINGS } from './common/settings';
 import { Sidecar } from './common/sidecar';
 import { createLogOutputChannel, createTreeView, disposeReadOnlyDocuments, onDidChangeConfiguration } from './common/vscodeapi';
+import { SyncAlerts } from './views/syncAlerts';
+import { SyncModel } from './views/syncModel';
+import { SyncTracker } from './views/syncTracker';
 import { WorkspacesModel, WorkspacesSync, WorkspacesTreeProvider } from './views/workspacesTree';
 import type { Workspace } from './common/protocol';
 
@@ -22,11 +25,16 @@ export function activate(context: vscode.ExtensionContext): void {
     const version = (context.extension.packageJSON as { version?: string }).version ?? '0.0.0';
     sidecar = new Sidecar(version);
     const model = new WorkspacesModel();
-    const provider = new WorkspacesTreeProvider(model);
+    const syncModel = new SyncModel();
+    const provider = new WorkspacesTreeProvider(model, syncModel);
     const tree = createTreeView<Workspace>('nexus.workspaces', { treeDataProvider: provider, showCollapseAll: false });
     const sync = new WorkspacesSync(sidecar, model, (message) => {
         tree.message = message;
     });
+    const syncTracker = new SyncTracker(sidecar, syncModel, new SyncAlerts());
+    const refresh = async (): Promise<void> => {
+        await Promise.all([sync.refresh(), syncTracker.refresh()]);
+    };
     const restart = async (): Promise<void> => {
         log.info('restarting the sidecar');
         await sidecar?.restart();
@@ -37,13 +45,14 @@ export function activate(context: vscode.ExtensionContext): void {
         provider,
         tree,
         sync,
-        sidecar.onDidStart(() => void sync.refresh()),
+        syncTracker,
+        sidecar.onDidStart(() => void refresh()),
         sidecar.onDidStop((reason) => {
             if (reason) {
                 tree.message = `The Nexus sidecar is not running: ${reason}. Run "Nexus: Restart Sidecar" after fixing it.`;
             }
         }),
-        ...registerCommands({ client: sidecar, model }, { restartSidecar: restart, refresh: () => sync.refresh() }),
+        ...registerCommands({ client: sidecar, model, sync: syncModel }, { restartSidecar: restart, refresh }),
         onDidChangeConfiguration((e) => {
             if (SIDECAR_SETTINGS.some((s) => e.affectsConfiguration(s))) {
                 void restart();

@@ -29,7 +29,7 @@ from ..asyncutil import run_blocking
 from ..domain.errors import ErrorCode, NexusError
 from ..domain.kinds import REMOTE_PATH, WorkspaceStatus
 from ..domain.progress import NullProgress, Progress
-from ..locking import async_file_lock
+from ..locking import async_file_lock, file_lock
 from ..sync.mutagen import WORKSPACE_LABEL, Mutagen, MutagenError
 from ..sync.sessions import SyncSession
 from .backends import facts
@@ -130,7 +130,22 @@ class SyncService:
 
     async def check_available(self) -> None:
         """SYNC_FAILED now if Mutagen is missing or unusable (before anything is made)."""
-        await run_blocking(lambda: self.mutagen)
+        await self._mutagen()
+
+    async def _mutagen(self) -> Mutagen:
+        """``mutagen``, found and checked in a thread (it runs `mutagen version` once)."""
+        if "mutagen" not in self.__dict__:
+            await run_blocking(lambda: self.mutagen)
+        return self.mutagen
+
+    async def _list(self, name: str | None = None) -> list[dict[str, Any]]:
+        return await (await self._mutagen()).list(name)
+
+    async def _control(self, action: str, identifiers: list[str], timeout: float) -> None:
+        await (await self._mutagen()).control(action, identifiers, timeout)
+
+    async def _create(self, args: list[str], timeout: float) -> str:
+        return await (await self._mutagen()).create(args, timeout)
 
     def _daemon_files_exist(self) -> bool:
         from ..sync.daemon import sync_home
@@ -140,7 +155,7 @@ class SyncService:
     async def sessions(self, name: str | None = None) -> list[SyncSession]:
         if not self._daemon_files_exist():  # no daemon ever started here: nothing syncs
             return []
-        raw = await self.mutagen.list(name)
+        raw = await self._list(name)
         return [SyncSession.from_mutagen(data, WORKSPACE_LABEL) for data in raw]
 
     # ---- the block ---------------------------------------------------------------------------
@@ -295,7 +310,7 @@ class SyncService:
             else:
                 progress.step("sync", f"Starting sync of {block.local} with {name}:{block.remote}")
                 timeout = self.ctx.config.sync.timeout
-                await self.mutagen.create(self._create_args(workspace, block), timeout)
+                await self._create(self._create_args(workspace, block), timeout)
         self._save_block(name, block)
         if wait:
             progress.step("sync", "Waiting for the first sync cycle")
@@ -334,7 +349,7 @@ class SyncService:
 
     async def pause(self, name: str) -> SyncReport:
         sessions = await self._existing(name)
-        await self.mutagen.control("pause", [s.identifier for s in sessions], CONTROL_TIMEOUT)
+        await self._control("pause", [s.identifier for s in sessions], CONTROL_TIMEOUT)
         return await self.report(name)
 
     async def resume(self, name: str) -> SyncReport:
@@ -353,7 +368,7 @@ class SyncService:
                     "with another folder.",
                 )
         paused = [s.identifier for s in sessions if s.paused or s.state != "watching"]
-        await self.mutagen.control("resume", paused, CONTROL_TIMEOUT)
+        await self._control("resume", paused, CONTROL_TIMEOUT)
 
     async def flush(self, name: str) -> SyncReport:
         sessions = await self._existing(name)
@@ -370,7 +385,7 @@ class SyncService:
     async def _flush(self, name: str, timeout: float) -> None:
         sessions = await self.sessions(name)
         try:
-            await self.mutagen.control("flush", [s.identifier for s in sessions], timeout)
+            await self._control("flush", [s.identifier for s in sessions], timeout)
         except MutagenError as exc:
             raise self._explain(name, exc) from None
 
@@ -389,17 +404,20 @@ class SyncService:
         workspace = self.workspaces.get(name)
         if self.block_of(workspace) is None and not await self.sessions(name):
             raise _no_sync(name)
-        await self._terminate(name)
+        # the block goes first: a sidecar restarting a dead daemon for the workspaces that keep
+        # one must not bring back the daemon this stops (a failed terminate is retried by the
+        # next `sync stop`, which finds the session by its label)
         self._save_block(name, None)
+        await self._terminate(name)
         return SyncReport(name, None, [])
 
     async def _terminate(self, name: str) -> None:
         async with async_file_lock(self.ctx.paths.lock("sync")):
             sessions = await self.sessions(name)
             ids = [s.identifier for s in sessions]
-            await self.mutagen.control("terminate", ids, CONTROL_TIMEOUT)
+            await self._control("terminate", ids, CONTROL_TIMEOUT)
             await run_blocking(self._remove_session_files, ids)
-            if not await self.mutagen.list():
+            if not await self._list():
                 await run_blocking(self._stop_daemon)
 
     def _remove_session_files(self, identifiers: list[str]) -> None:
@@ -414,8 +432,12 @@ class SyncService:
                         leftover.unlink(missing_ok=True)
 
     def _stop_daemon(self) -> None:
-        self.mutagen.daemon.stop()
-        self.mutagen.daemon.remove_files()
+        """Stop the idle daemon and remove its files, under the lock a start takes (another
+        process never starts a daemon in a folder being removed)."""
+        daemon = self.mutagen.daemon
+        with file_lock(self.ctx.paths.lock("mutagen-daemon")):
+            daemon.stop()
+            daemon.remove_files()
 
     # ---- the workspace's lifecycle -------------------------------------------------------------
     def _follows(self, workspace: Workspace) -> bool:
@@ -432,7 +454,7 @@ class SyncService:
                 with contextlib.suppress(NexusError):
                     await self._flush(workspace.name, LAST_FLUSH_TIMEOUT)
             ids = [s.identifier for s in sessions]
-            await self.mutagen.control("pause", ids, CONTROL_TIMEOUT)
+            await self._control("pause", ids, CONTROL_TIMEOUT)
         except NexusError as exc:
             progress.warn(f"could not pause the sync of '{workspace.name}': {exc.message}")
 
@@ -470,10 +492,11 @@ class SyncService:
         """Terminate the workspace's sync (files stay on both sides); never blocks a delete."""
         if not self._follows(workspace) and not self._daemon_files_exist():
             return
+        self._save_block(workspace.name, None)  # first: see stop()
         try:
             sessions = await self.sessions(workspace.name)
             if not sessions:
-                if self._follows(workspace) and not await self.mutagen.list():
+                if self._follows(workspace) and not await self._list():
                     await run_blocking(self._stop_daemon)
                 return
             progress.step("sync", "Terminating the sync")

@@ -11,6 +11,7 @@ import codecs
 import logging
 import shlex
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import ValidationError
@@ -25,6 +26,7 @@ from .errors import internal_error, invalid_params, params_not_object, request_f
 from .progress import work_done
 
 if TYPE_CHECKING:
+    from ..service.sync import SyncService
     from .server import NexusSidecar
 
 log = logging.getLogger(__name__)
@@ -223,6 +225,69 @@ async def config_set(ls: NexusSidecar, params: p.ConfigSetParams) -> p.ConfigSet
     return {"key": params.key, "value": value}
 
 
+# ---- sync -------------------------------------------------------------------------------------
+async def _sync_of(ls: NexusSidecar) -> SyncService:
+    """The service's sync (it checks its Mutagen in a thread, when it first needs it)."""
+    return ls.service.sync_service()
+
+
+def _sync_method(fn: Handler[P]) -> Handler[P]:
+    """Pokes the sync watcher once the request is done, so the client hears of it at once."""
+
+    async def handle(ls: NexusSidecar, params: P) -> Any:
+        try:
+            return await fn(ls, params)
+        finally:
+            if ls.sync_watcher is not None:
+                ls.sync_watcher.poke()
+
+    return handle
+
+
+async def sync_start(ls: NexusSidecar, params: p.SyncStartParams) -> p.JsonObject:
+    sync = await _sync_of(ls)
+    title = f"Starting the sync of {params.workspace}"
+    async with work_done(ls, params.work_done_token, title) as progress:
+        report = await sync.start(
+            params.workspace,
+            local=Path(params.local) if params.local else None,
+            remote=params.remote,
+            ignore=tuple(params.ignore),
+            mode=params.mode,
+            progress=progress,
+        )
+    return report.to_json_dict()
+
+
+async def sync_pause(ls: NexusSidecar, params: p.SyncParams) -> p.JsonObject:
+    return (await (await _sync_of(ls)).pause(params.workspace)).to_json_dict()
+
+
+async def sync_resume(ls: NexusSidecar, params: p.SyncParams) -> p.JsonObject:
+    return (await (await _sync_of(ls)).resume(params.workspace)).to_json_dict()
+
+
+async def sync_flush(ls: NexusSidecar, params: p.SyncParams) -> p.JsonObject:
+    sync = await _sync_of(ls)
+    title = f"Syncing {params.workspace}"
+    async with work_done(ls, params.work_done_token, title):
+        report = await sync.flush(params.workspace)
+    return report.to_json_dict()
+
+
+async def sync_stop(ls: NexusSidecar, params: p.SyncParams) -> p.JsonObject:
+    sync = await _sync_of(ls)
+    title = f"Stopping the sync of {params.workspace}"
+    async with work_done(ls, params.work_done_token, title):
+        report = await sync.stop(params.workspace)
+    return report.to_json_dict()
+
+
+async def sync_status(ls: NexusSidecar, params: p.SyncStatusParams) -> p.SyncStatusResult:
+    reports = await (await _sync_of(ls)).status(params.workspace)
+    return {"workspaces": [report.to_json_dict() for report in reports]}
+
+
 METHODS: list[tuple[str, type[p.Params], Handler[Any], bool]] = [
     (p.WORKSPACE_LIST, p.ListParams, list_workspaces, False),
     (p.WORKSPACE_GET, p.NameParams, get_workspace, False),
@@ -238,6 +303,12 @@ METHODS: list[tuple[str, type[p.Params], Handler[Any], bool]] = [
     (p.PROVIDER_OPERATIONS, p.ProviderOperationsParams, provider_operations, False),
     (p.CONFIG_GET, p.ConfigGetParams, config_get, False),
     (p.CONFIG_SET, p.ConfigSetParams, config_set, False),
+    (p.SYNC_START, p.SyncStartParams, _sync_method(sync_start), True),
+    (p.SYNC_PAUSE, p.SyncParams, _sync_method(sync_pause), False),
+    (p.SYNC_RESUME, p.SyncParams, _sync_method(sync_resume), False),
+    (p.SYNC_FLUSH, p.SyncParams, _sync_method(sync_flush), True),
+    (p.SYNC_STOP, p.SyncParams, _sync_method(sync_stop), True),
+    (p.SYNC_STATUS, p.SyncStatusParams, sync_status, False),
 ]
 
 

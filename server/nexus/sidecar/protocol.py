@@ -31,10 +31,17 @@ PROVIDER_EXECUTE = "nexus/provider/execute"
 PROVIDER_OPERATIONS = "nexus/provider/operations"
 CONFIG_GET = "nexus/config/get"
 CONFIG_SET = "nexus/config/set"
+SYNC_START = "nexus/sync/start"
+SYNC_PAUSE = "nexus/sync/pause"
+SYNC_RESUME = "nexus/sync/resume"
+SYNC_FLUSH = "nexus/sync/flush"
+SYNC_STOP = "nexus/sync/stop"
+SYNC_STATUS = "nexus/sync/status"
 
 # ---- notifications (server -> client) -----------------------------------------------------------
 WORKSPACE_DID_CHANGE_STATE = "nexus/workspace/didChangeState"
 WORKSPACE_DID_OUTPUT = "nexus/workspace/didOutput"
+SYNC_DID_CHANGE = "nexus/sync/didChange"
 
 LogLevel = Literal["error", "warning", "info", "debug"]
 ProgressToken = int | str
@@ -140,6 +147,22 @@ class ConfigSetParams(Params):
     value: str
 
 
+class SyncParams(WorkDoneParams):
+    workspace: str
+
+
+class SyncStartParams(WorkDoneParams):
+    workspace: str
+    local: str | None = None  # None: the folder it synced before, or the workspace's own
+    remote: str | None = None  # None: what it synced before, or the workspace's folder
+    ignore: list[str] = Field(default_factory=list)  # besides .git and config sync.ignore_patterns
+    mode: str | None = None  # None: config sync.mode (two-way-safe)
+
+
+class SyncStatusParams(Params):
+    workspace: str | None = None  # None: every workspace that syncs
+
+
 # ---- results and notification params (camelCase dicts) -----------------------------------------
 JsonObject = dict[str, Any]
 
@@ -175,3 +198,15 @@ class DidOutputParams(TypedDict):
     outputId: str
     stream: Literal["stdout", "stderr"]
     text: str
+
+
+class SyncStatusResult(TypedDict):
+    workspaces: list[JsonObject]  # SyncReport.to_json_dict()
+
+
+class DidChangeSyncParams(TypedDict):
+    workspace: str
+    state: str | None  # its session's state (SyncSession.state); None: it has none (any more)
+    previousState: str | None
+    conflictCount: int
+    report: JsonObject  # SyncReport.to_json_dict()

@@ -28,8 +28,9 @@ from .. import __version__, redact
 from ..service.context import NexusContext
 from ..service.workspaces import WorkspaceService
 from . import protocol
-from .protocol import DidChangeStateParams, InitializationOptions
+from .protocol import DidChangeStateParams, DidChangeSyncParams, InitializationOptions
 from .stdio import PipeReader, stdin_reader
+from .sync_watcher import SyncWatcher
 from .watcher import StoreWatcher
 
 log = logging.getLogger("nexus.sidecar")
@@ -164,6 +165,7 @@ class NexusSidecar(LanguageServer):
         )
         self.options = InitializationOptions()
         self.watcher: StoreWatcher | None = None
+        self.sync_watcher: SyncWatcher | None = None
         self.operations: set[asyncio.Task[Any]] = set()
         self._context: NexusContext | None = None
         self._service: WorkspaceService | None = None
@@ -193,6 +195,11 @@ class NexusSidecar(LanguageServer):
 
     def notify_state(self, change: DidChangeStateParams) -> None:
         self.protocol.notify(protocol.WORKSPACE_DID_CHANGE_STATE, change)
+        if self.sync_watcher is not None:  # a stop pauses its sync, a delete ends it
+            self.sync_watcher.poke()
+
+    def notify_sync(self, change: DidChangeSyncParams) -> None:
+        self.protocol.notify(protocol.SYNC_DID_CHANGE, change)
 
     # ---- long operations: tracked so shutdown can cancel them and wait for their cleanup -----
     async def track(self, operation: Callable[[], Awaitable[Any]]) -> Any:
@@ -290,6 +297,8 @@ class NexusSidecar(LanguageServer):
             await self.drain()
             if self.watcher is not None:
                 await self.watcher.stop()
+            if self.sync_watcher is not None:
+                await self.sync_watcher.stop()
             if isinstance(reader, PipeReader):
                 reader.close()
 
@@ -325,12 +334,16 @@ def build_server() -> NexusSidecar:
     def initialized(ls: NexusSidecar, params: types.InitializedParams) -> None:
         ls.watcher = StoreWatcher(ls.service.ctx.paths.state_db, ls.notify_state)
         ls.watcher.start()
+        ls.sync_watcher = SyncWatcher(lambda: ls.service, ls.notify_sync)
+        ls.sync_watcher.start()
 
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls: NexusSidecar, params: None) -> None:
         await ls.drain()
         if ls.watcher is not None:
             await ls.watcher.stop()
+        if ls.sync_watcher is not None:
+            await ls.sync_watcher.stop()
 
     handlers.register(server)
     return server

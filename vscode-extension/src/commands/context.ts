@@ -5,17 +5,20 @@ import type { NexusClient } from '../common/client';
 import { showError } from '../common/errors';
 import type { Workspace, WorkspaceStatus } from '../common/protocol';
 import { executeCommand, showInformationMessage, showQuickPick } from '../common/vscodeapi';
+import type { SyncModel } from '../views/syncModel';
 import type { WorkspacesModel } from '../views/workspacesTree';
 
 export interface CommandContext {
     client: NexusClient;
     model: WorkspacesModel;
+    /** Each workspace's sync, as the tree shows it. */
+    sync: SyncModel;
 }
 
 /** A tree element (a Workspace), a name, or nothing (then the user picks). */
 export type WorkspaceArg = { name: string } | string | undefined;
 
-function argName(arg: unknown): string | undefined {
+export function argName(arg: unknown): string | undefined {
     if (typeof arg === 'string' && arg) {
         return arg;
     }

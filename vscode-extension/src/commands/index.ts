@@ -9,6 +9,7 @@ import { createWorkspace } from './create';
 import { execCommand } from './exec';
 import { deleteWorkspace, startWorkspace, stopWorkspace } from './lifecycle';
 import { copySshCommand, openWorkspace, showInfo } from './open';
+import { flushSync, pauseSync, resumeSync, showSyncStatus } from './sync';
 
 export interface CommandHooks {
     restartSidecar(): Promise<void>;
@@ -25,6 +26,10 @@ export function registerCommands(ctx: CommandContext, hooks: CommandHooks): vsco
         'nexus.copySshCommand': (arg) => copySshCommand(ctx, arg),
         'nexus.showInfo': (arg) => showInfo(ctx, arg),
         'nexus.execCommand': (arg) => execCommand(ctx, arg),
+        'nexus.pauseSync': (arg) => pauseSync(ctx, arg),
+        'nexus.resumeSync': (arg) => resumeSync(ctx, arg),
+        'nexus.flushSync': (arg) => flushSync(ctx, arg),
+        'nexus.showSyncStatus': (arg) => showSyncStatus(ctx, arg),
         'nexus.showLogs': () => showLogs(),
         'nexus.restartSidecar': () => hooks.restartSidecar(),
         'nexus.refresh': () => hooks.refresh(),

@@ -254,6 +254,98 @@ export interface ProviderOperationsResult {
     operations: ProviderOperation[];
 }
 
+// ---- sync (Mutagen sessions that follow a workspace) ----
+
+/** One word for a session, most urgent first (what `nexus sync status` shows). */
+export type SyncState = 'paused' | 'halted' | 'error' | 'conflicts' | 'problems' | 'connecting' | 'syncing' | 'watching';
+export const SYNC_STATES: readonly SyncState[] = [
+    'paused', 'halted', 'error', 'conflicts', 'problems', 'connecting', 'syncing', 'watching',
+];
+
+/** One side of a session: `local` is this machine (Mutagen's alpha), `remote` the workspace (beta). */
+export interface SyncEndpoint {
+    url: string;
+    path: string;
+    connected: boolean;
+    scanned: boolean;
+    directories: number;
+    files: number;
+    symlinks: number;
+    /** Total size of the files, in bytes. */
+    size: number;
+    problems: Array<{ path: string; error: string; kind: string }>;
+}
+
+/** A path both sides changed: each side's changes, e.g. `modified file: src/a.txt`. */
+export interface SyncConflict {
+    path: string;
+    local: string[];
+    workspace: string[];
+}
+
+export interface SyncProblem {
+    /** `local` or `workspace`. */
+    side: string;
+    path: string;
+    error: string;
+    /** `scan` or `transition`. */
+    kind: string;
+}
+
+export interface SyncSession {
+    id: string;
+    name: string;
+    workspace: string;
+    state: SyncState;
+    /** Mutagen's own status, e.g. `watching`, `halted-on-root-emptied`. */
+    status: string;
+    statusText: string;
+    paused: boolean;
+    mode: string;
+    local: SyncEndpoint;
+    remote: SyncEndpoint;
+    connected: boolean;
+    successfulCycles: number;
+    lastError: string | null;
+    /** The conflicts Mutagen lists; `conflictCount` also counts those it left out. */
+    conflicts: SyncConflict[];
+    conflictCount: number;
+    problems: SyncProblem[];
+    ignores: string[];
+    ignoreVcs: boolean;
+}
+
+/** A workspace's sync: its configured block (local folder, remote path) and its sessions. */
+export interface SyncReport {
+    workspace: string;
+    configured: boolean;
+    local: string | null;
+    remote: string | null;
+    sessions: SyncSession[];
+}
+
+/** Returns once the first cycle is done (progress on `workDoneToken`). */
+export interface SyncStartParams extends WorkDoneProgressParams {
+    workspace: string;
+    local?: string;
+    remote?: string;
+    ignore?: string[];
+    mode?: string;
+}
+
+/** `flush` and `stop` report progress on `workDoneToken`; `pause` and `resume` ignore it. */
+export interface SyncWorkspaceParams extends WorkDoneProgressParams {
+    workspace: string;
+}
+
+export interface SyncStatusParams {
+    /** Absent: every workspace that syncs. */
+    workspace?: string;
+}
+export interface SyncStatusResult {
+    workspaces: SyncReport[];
+}
+
 /** Every request of the protocol: method name -> [params, result]. */
 export interface RequestMap {
     'nexus/workspace/list': [ListParams, ListResult];
@@ -270,6 +362,12 @@ export interface RequestMap {
     'nexus/provider/operations': [ProviderOperationsParams, ProviderOperationsResult];
     'nexus/config/get': [ConfigGetParams, ConfigGetResult];
     'nexus/config/set': [ConfigSetParams, ConfigSetResult];
+    'nexus/sync/start': [SyncStartParams, SyncReport];
+    'nexus/sync/pause': [SyncWorkspaceParams, SyncReport];
+    'nexus/sync/resume': [SyncWorkspaceParams, SyncReport];
+    'nexus/sync/flush': [SyncWorkspaceParams, SyncReport];
+    'nexus/sync/stop': [SyncWorkspaceParams, SyncReport];
+    'nexus/sync/status': [SyncStatusParams, SyncStatusResult];
 }
 export type RequestMethod = keyof RequestMap;
 export type ParamsOf<M extends RequestMethod> = RequestMap[M][0];
@@ -290,9 +388,19 @@ export interface DidOutputParams {
     text: string;
 }
 
+/** A workspace's sync changed state (or its conflict count); `state` null: it no longer syncs. */
+export interface SyncDidChangeParams {
+    workspace: string;
+    state: SyncState | null;
+    previousState: SyncState | null;
+    conflictCount: number;
+    report: SyncReport;
+}
+
 export interface NotificationMap {
     'nexus/workspace/didChangeState': DidChangeStateParams;
     'nexus/workspace/didOutput': DidOutputParams;
+    'nexus/sync/didChange': SyncDidChangeParams;
 }
 export type NotificationMethod = keyof NotificationMap;
 

@@ -1,12 +1,13 @@
 /**
  * The "Nexus Workspaces" tree: a model fed by `nexus/workspace/list` and by
  * `nexus/workspace/didChangeState` notifications (which carry the full workspace), and a
- * TreeDataProvider that renders it.
+ * TreeDataProvider that renders it with each workspace's sync (syncModel.ts).
  */
 import * as vscode from 'vscode';
 import type { Disposable, NexusClient } from '../common/client';
 import { log } from '../common/logging';
-import type { DidChangeStateParams, Workspace, WorkspaceStatus } from '../common/protocol';
+import type { DidChangeStateParams, SyncReport, Workspace, WorkspaceStatus } from '../common/protocol';
+import { describeSync, SyncModel } from './syncModel';
 
 export class WorkspacesModel {
     private readonly byName = new Map<string, Workspace>();
@@ -82,11 +83,20 @@ export interface WorkspaceItemView {
     contextValue: string;
 }
 
-/** What a tree row shows for a workspace (pure, so it can be tested without VS Code). */
-export function describeWorkspace(ws: Workspace): WorkspaceItemView {
+const SYNC_ATTENTION_ICON: StatusIcon = { id: 'warning', color: 'list.warningForeground' };
+
+/**
+ * What a tree row shows for a workspace and its sync (pure, so it can be tested without VS Code).
+ * A synced workspace's context value is `nexusWorkspace.<status>.sync.<syncState>`.
+ */
+export function describeWorkspace(ws: Workspace, syncReport?: SyncReport): WorkspaceItemView {
+    const sync = describeSync(syncReport);
     const parts: string[] = [ws.backend, ws.status];
     if (ws.branch) {
         parts.push(ws.branch);
+    }
+    if (sync) {
+        parts.push(sync.description);
     }
     const res = ws.resources;
     const resText = [
@@ -104,28 +114,32 @@ export function describeWorkspace(ws: Workspace): WorkspaceItemView {
         `- Remote path: \`${ws.remotePath}\``,
         ws.image ? `- Image: \`${ws.image}\`` : undefined,
         resText ? `- Resources: ${resText}` : undefined,
+        sync?.tooltip,
         `- Updated: ${ws.updatedAt}`,
     ].filter((l) => l !== undefined).join('\n');
     return {
         label: ws.name,
         description: parts.join(' · '),
         tooltip,
-        icon: STATUS_ICONS[ws.status] ?? STATUS_ICONS.unknown,
-        contextValue: `nexusWorkspace.${ws.status}`,
+        icon: sync?.attention && ws.status === 'running' ? SYNC_ATTENTION_ICON : STATUS_ICONS[ws.status] ?? STATUS_ICONS.unknown,
+        contextValue: `nexusWorkspace.${ws.status}${sync?.contextSuffix ?? ''}`,
     };
 }
 
 export class WorkspacesTreeProvider implements vscode.TreeDataProvider<Workspace>, vscode.Disposable {
     private readonly emitter = new vscode.EventEmitter<void>();
-    private readonly sub: Disposable;
+    private readonly subs: Disposable[];
     readonly onDidChangeTreeData = this.emitter.event;
 
-    constructor(private readonly model: WorkspacesModel) {
-        this.sub = model.onDidChange(() => this.emitter.fire());
+    constructor(
+        private readonly model: WorkspacesModel,
+        private readonly sync: SyncModel = new SyncModel(),
+    ) {
+        this.subs = [model.onDidChange(() => this.emitter.fire()), sync.onDidChange(() => this.emitter.fire())];
     }
 
     getTreeItem(ws: Workspace): vscode.TreeItem {
-        const view = describeWorkspace(ws);
+        const view = describeWorkspace(ws, this.sync.get(ws.name));
         const item = new vscode.TreeItem(view.label, vscode.TreeItemCollapsibleState.None);
         item.id = `nexus-workspace:${ws.name}`;
         item.description = view.description;
@@ -140,7 +154,9 @@ export class WorkspacesTreeProvider implements vscode.TreeDataProvider<Workspace
     }
 
     dispose(): void {
-        this.sub.dispose();
+        for (const s of this.subs) {
+            s.dispose();
+        }
         this.emitter.dispose();
     }
 }

@@ -13,6 +13,7 @@ import { deleteWorkspace } from '../../commands/lifecycle';
 import type { CancellationToken, Disposable, NexusClient, WorkDoneProgressValue } from '../../common/client';
 import type { NotificationMap, NotificationMethod, ParamsOf, ProgressToken, RequestMethod, ResultOf } from '../../common/protocol';
 import * as api from '../../common/vscodeapi';
+import { SyncModel } from '../../views/syncModel';
 import { WorkspacesModel, WorkspacesSync } from '../../views/workspacesTree';
 import { stubProgress, stubSettings } from './helpers';
 
@@ -74,14 +75,14 @@ suite('against the fake sidecar over stdio', () => {
         const sync = new WorkspacesSync(client, model, () => undefined);
         const seen: string[] = [];
         model.onDidChange(() => seen.push(model.list().map((w) => `${w.name}:${w.status}`).join(',')));
-        const ws = await createWorkspace({ client, model });
+        const ws = await createWorkspace({ client, model, sync: new SyncModel() });
         assert.strictEqual(ws?.status, 'running');
         assert.strictEqual(ws?.branch, 'nexus/demo');
         assert.ok(seen.includes('demo:creating'), `tree saw ${seen.join(' | ')}`);
         assert.ok(progress.reports.some((r) => r.message === 'pulling image'), JSON.stringify(progress.reports));
 
         sandbox.stub(api, 'showWarningMessage').resolves('Delete');
-        assert.strictEqual(await deleteWorkspace({ client, model }, 'demo'), true);
+        assert.strictEqual(await deleteWorkspace({ client, model, sync: new SyncModel() }, 'demo'), true);
         await sync.refresh();
         assert.deepStrictEqual(model.list(), []);
         sync.dispose();
@@ -92,7 +93,7 @@ suite('against the fake sidecar over stdio', () => {
         answers('doomed');
         const model = new WorkspacesModel();
         const sync = new WorkspacesSync(client, model, () => undefined);
-        const created = createWorkspace({ client, model });
+        const created = createWorkspace({ client, model, sync: new SyncModel() });
         await new Promise((r) => setTimeout(r, 100));
         assert.strictEqual(model.get('doomed')?.status, 'creating');
         progress.token.cancel();

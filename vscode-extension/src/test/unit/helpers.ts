@@ -3,8 +3,11 @@
  */
 import * as sinon from 'sinon';
 import type { CancellationToken, Disposable, NexusClient, WorkDoneProgressValue } from '../../common/client';
-import type { NotificationMap, NotificationMethod, ParamsOf, ProgressToken, RequestMethod, ResultOf, Workspace } from '../../common/protocol';
+import type {
+    NotificationMap, NotificationMethod, ParamsOf, ProgressToken, RequestMethod, ResultOf, SyncEndpoint, SyncReport, SyncSession, Workspace,
+} from '../../common/protocol';
 import * as api from '../../common/vscodeapi';
+import { SyncModel } from '../../views/syncModel';
 import { WorkspacesModel } from '../../views/workspacesTree';
 import type { CommandContext } from '../../commands/context';
 
@@ -85,6 +88,56 @@ export function workspace(name: string, over: Partial<Workspace> = {}): Workspac
     };
 }
 
+function endpoint(url: string, path: string): SyncEndpoint {
+    return { url, path, connected: true, scanned: true, directories: 2, files: 5, symlinks: 0, size: 2048, problems: [] };
+}
+
+/** A Mutagen session of workspace `ws`, as `nexus/sync/status` reports it. */
+export function syncSession(ws: string, over: Partial<SyncSession> = {}): SyncSession {
+    return {
+        id: `sync_${ws}0123456789`,
+        name: `nexus-${ws}`,
+        workspace: ws,
+        state: 'watching',
+        status: 'watching',
+        statusText: 'Watching for changes',
+        paused: false,
+        mode: 'two-way-safe',
+        local: endpoint('/home/dev/proj', '/home/dev/proj'),
+        remote: endpoint(`nexus-${ws}:/home/nexus/src`, '/home/nexus/src'),
+        connected: true,
+        successfulCycles: 1,
+        lastError: null,
+        conflicts: [],
+        conflictCount: 0,
+        problems: [],
+        ignores: ['.git', 'node_modules'],
+        ignoreVcs: true,
+        ...over,
+    };
+}
+
+/** A workspace's sync report with one session (`session` null: configured, no session). */
+export function syncReport(ws: string, session: Partial<SyncSession> | null = {}): SyncReport {
+    return {
+        workspace: ws,
+        configured: true,
+        local: '/home/dev/proj',
+        remote: '/home/nexus/src',
+        sessions: session === null ? [] : [syncSession(ws, session)],
+    };
+}
+
+/** A session with `n` listed conflicts on `a.txt`, `b.txt`, … */
+export function conflicted(n: number): Partial<SyncSession> {
+    const conflicts = Array.from({ length: n }, (_, i) => ({
+        path: `${String.fromCharCode(97 + i)}.txt`,
+        local: [`modified file: ${String.fromCharCode(97 + i)}.txt`],
+        workspace: [`deleted file: ${String.fromCharCode(97 + i)}.txt`],
+    }));
+    return { state: 'conflicts', conflicts, conflictCount: n };
+}
+
 /** A cancellation token the test can cancel. */
 export class TestToken implements CancellationToken {
     isCancellationRequested = false;
@@ -125,7 +178,7 @@ export function stubSettings(sandbox: sinon.SinonSandbox, values: Record<string,
 }
 
 export function context(client: FakeClient): CommandContext {
-    return { client, model: new WorkspacesModel() };
+    return { client, model: new WorkspacesModel(), sync: new SyncModel() };
 }
 
 /** A JSON-RPC ResponseError as vscode-languageclient rejects with. */
