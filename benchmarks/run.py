@@ -10,6 +10,9 @@ Rows (select with --only):
   parallel  N parallel `nexus workspace create` (wall time)  vs  N parallel bare `docker run`s
   transfer  uploads (10,000 files, one 200 MB file) by tar   vs  per-file SFTP (File API too:
             over SSH                                              benchmarks/transfer.py)
+  sync      `create --from` (2,000 files, 50 MB) until the     vs  an empty create + `rsync -a`;
+            first sync, and a saved edit reaching the             the edit pushed by `rsync -a`
+            sandbox (p50 of 20)                                   (Daytona emulator: benchmarks/sync.py)
 
 Commands are started as a user starts them: the console scripts beside this interpreter
 (`nexus`, `nexus-sidecar`), the OpenSSH client, the docker CLI. Single-command rows take the median
@@ -56,7 +59,7 @@ from common import (
     wait_banner,
 )
 
-ROWS = ("list", "exec", "create", "sidecar", "parallel", "transfer")
+ROWS = ("list", "exec", "create", "sidecar", "parallel", "transfer", "sync")
 
 
 @dataclass
@@ -403,6 +406,12 @@ def main(argv: list[str] | None = None) -> int:
             from transfer import run_rows
 
             for item in run_rows(args.quick):
+                limit = item.pop("limit")
+                rows.append(Row(**item, met=ratio_at_most(limit) if limit else None))
+        if "sync" in args.only:
+            from sync import run_rows as sync_rows
+
+            for item in sync_rows(args.quick):
                 limit = item.pop("limit")
                 rows.append(Row(**item, met=ratio_at_most(limit) if limit else None))
     except KeyboardInterrupt:
