@@ -72,6 +72,15 @@ export interface ResourceStats {
 export interface WorkspaceInfo extends Workspace {
     capabilities: Capabilities;
     stats: ResourceStats | null;
+    /** What it syncs (`nexus/sync/status` has the live state). */
+    sync?: SyncBlock | null;
+}
+
+export interface SyncBlock {
+    local: string;
+    remote: string;
+    mode: string;
+    ignore: string[];
 }
 
 export interface ConnectionInfo {
