@@ -307,10 +307,13 @@ def test_daytona_only_options_are_refused_on_docker(nexus_env: NexusEnv) -> None
     refused = nexus_env.run("workspace", "create", "d", "--region", "us", "--ephemeral")
     assert refused.returncode == 2
     assert "INVALID_ARGUMENT" in refused.stderr and "--region" in refused.stderr
+    # a local folder on Daytona is synced: without Mutagen that fails first, before anything
     local = nexus_env.run(
-        "workspace", "create", "d", "--backend", "daytona", "--from", str(nexus_env.project)
-    )
-    assert local.returncode == 2 and "does not take: local source folder" in local.stderr
+        "workspace", "create", "d", "--backend", "daytona", "--from", str(nexus_env.project),
+        extra_env={"NEXUS_MUTAGEN": str(nexus_env.home / "no-mutagen")},
+    )  # fmt: skip
+    assert local.returncode == 6 and "SYNC_FAILED" in local.stderr, local.stderr
+    assert "Traceback" not in local.stderr
     half = nexus_env.run("workspace", "create", "d", "--backend", "daytona", "--cpu", "0.5")
     assert half.returncode == 2 and "whole numbers for cpu" in half.stderr
     assert "(--cpu)" in half.stderr  # the CLI names its flag; the service does not
