@@ -13,6 +13,10 @@ Rows (select with --only):
   sync      `create --from` (2,000 files, 50 MB) until the     vs  an empty create + `rsync -a`;
             first sync, and a saved edit reaching the             the edit pushed by `rsync -a`
             sandbox (p50 of 20)                                   (Daytona emulator: benchmarks/sync.py)
+  lsp       a completion round trip through `nexus lsp`     vs  pylsp spoken to directly over
+            (pylsp in a Docker workspace), p50 of 200             `ssh nexus-ws pylsp` stdio (benchmarks/lsp.py)
+  preview   GET through `nexus workspace preview`, p50     vs  the same server through a plain
+            and p99 of 200 keep-alive requests                    `ssh -L` forward (benchmarks/preview.py)
 
 Commands are started as a user starts them: the console scripts beside this interpreter
 (`nexus`, `nexus-sidecar`), the OpenSSH client, the docker CLI. Single-command rows take the median
@@ -59,7 +63,7 @@ from common import (
     wait_banner,
 )
 
-ROWS = ("list", "exec", "create", "sidecar", "parallel", "transfer", "sync")
+ROWS = ("list", "exec", "create", "sidecar", "parallel", "transfer", "sync", "lsp", "preview")
 
 
 @dataclass
@@ -412,6 +416,18 @@ def main(argv: list[str] | None = None) -> int:
             from sync import run_rows as sync_rows
 
             for item in sync_rows(args.quick):
+                limit = item.pop("limit")
+                rows.append(Row(**item, met=ratio_at_most(limit) if limit else None))
+        if "lsp" in args.only:
+            from lsp import run_rows as lsp_rows
+
+            for item in lsp_rows(args.quick):
+                limit = item.pop("limit")
+                rows.append(Row(**item, met=ratio_at_most(limit) if limit else None))
+        if "preview" in args.only:
+            from preview import run_rows as preview_rows
+
+            for item in preview_rows(args.quick):
                 limit = item.pop("limit")
                 rows.append(Row(**item, met=ratio_at_most(limit) if limit else None))
     except KeyboardInterrupt:

@@ -110,9 +110,23 @@ class BackendsSettings(Section):
     daytona: DaytonaSettings = Field(default_factory=DaytonaSettings)
 
 
+DEFAULT_LSP_COMMANDS = {
+    "python": "pylsp",
+    "typescript": "typescript-language-server --stdio",
+}
+
+
+class LspSettings(Section):
+    # language -> the language server command run in the workspace (stdio), for `nexus lsp`
+    commands: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_LSP_COMMANDS))
+    # on Daytona: its own LSP API ("api"), or the command above over SSH ("ssh")
+    daytona_mode: Literal["api", "ssh"] = "api"
+
+
 class NexusConfig(Section):
     version: Literal["2"] = "2"
     workspace: WorkspaceSettings = Field(default_factory=WorkspaceSettings)
     sync: SyncSettings = Field(default_factory=SyncSettings)
     ssh: SshSettings = Field(default_factory=SshSettings)
     backends: BackendsSettings = Field(default_factory=BackendsSettings)
+    lsp: LspSettings = Field(default_factory=LspSettings)

@@ -7,7 +7,10 @@ from typing import Any, Protocol
 
 class LanguageServerLink(Protocol):
     """A language server speaking LSP messages (already decoded JSON-RPC objects) about the
-    workspace's own paths; the proxy rewrites URIs between those and the editor's local ones."""
+    workspace's own paths; the proxy rewrites URIs between those and the editor's local ones.
+
+    A link that ends by itself (``receive`` gives None before the editor's ``exit``) may set an
+    attribute ``failure`` (a ``NexusError``) saying why; the proxy tells the editor, once."""
 
     async def send(self, message: dict[str, Any]) -> None:
         """Deliver one request, response or notification to the server."""

@@ -130,8 +130,10 @@ class DaytonaBackend:
         records: WorkspaceRecords,
         installation_id: str,
         lock: Callable[[str], AbstractContextManager[None]],
+        lsp_mode: str = "api",
     ) -> None:
         self._settings = settings
+        self._lsp_mode = lsp_mode  # config lsp.daytona_mode: "api" (Daytona's LSP) or "ssh"
         self._records = records
         self._installation_id = installation_id
         self._lock = lock
@@ -553,8 +555,13 @@ class DaytonaBackend:
     async def open_language_server(
         self, workspace: Workspace, language: str, root: str
     ) -> LanguageServerLink | None:
-        """None: `nexus lsp` runs the configured language server over SSH."""
-        return None
+        """Daytona's LSP API (``lsp_link``) for the languages it serves; None (`nexus lsp` runs
+        the configured language server over SSH) for others or with ``lsp.daytona_mode: ssh``."""
+        from .lsp_link import DaytonaLanguageServer, supported
+
+        if not supported(language) or self._lsp_mode == "ssh":
+            return None
+        return DaytonaLanguageServer(self, workspace, language, root)
 
     def get_capabilities(self) -> BackendCapabilities:
         # only what works here (tests/conformance walks every true flag and runs it)

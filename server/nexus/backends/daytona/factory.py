@@ -21,4 +21,5 @@ def build(config: NexusConfig, store: StateStore, paths: NexusPaths) -> DaytonaB
         store,
         store.installation_id,
         lambda name: file_lock(paths.lock(name)),
+        lsp_mode=config.lsp.daytona_mode,
     )
