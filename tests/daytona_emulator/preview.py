@@ -6,9 +6,11 @@ The request travels through an SSH local forward into the sandbox (its sshd is p
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -112,6 +114,8 @@ class PreviewProxy:
             if k.lower() not in HOP_BY_HOP and k.lower() != PREVIEW_TOKEN_HEADER
         }
         headers["Host"] = f"localhost:{port}"
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return await self._websocket(request, f"http://127.0.0.1:{local_port}/{tail}", query)
         body = request.content if request.body_exists else None
         try:
             async with self._client_session().request(
@@ -134,3 +138,55 @@ class PreviewProxy:
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
             log.info("preview: port %s of sandbox %s unreachable: %s", port, sandbox.id, exc)
             raise web.HTTPBadGateway(text=f"No service listening on port {port}") from exc
+
+    async def _websocket(
+        self, request: web.Request, url: str, query: dict[str, str]
+    ) -> web.StreamResponse:
+        """A WebSocket upgrade, as Daytona's proxy passes them on: the sandbox's server
+        answers the handshake first, then messages travel both ways until either side closes."""
+        headers = {
+            k: v
+            for k, v in request.headers.items()
+            if k.lower() not in HOP_BY_HOP
+            and k.lower() != PREVIEW_TOKEN_HEADER
+            and not k.lower().startswith("sec-websocket-")
+        }
+        protocols = [
+            p.strip()
+            for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")
+            if p.strip()
+        ]
+        try:
+            upstream = await self._client_session().ws_connect(
+                url, params=query, headers=headers, protocols=protocols, autoping=False
+            )
+        except (aiohttp.ClientError, aiohttp.WSServerHandshakeError) as exc:
+            raise web.HTTPBadGateway(text=f"WebSocket upgrade refused: {exc}") from exc
+        downstream = web.WebSocketResponse(protocols=protocols, autoping=False)
+        await downstream.prepare(request)
+
+        async def copy(source: Any, sink: Any) -> None:
+            async for message in source:
+                if message.type == aiohttp.WSMsgType.TEXT:
+                    await sink.send_str(message.data)
+                elif message.type == aiohttp.WSMsgType.BINARY:
+                    await sink.send_bytes(message.data)
+                elif message.type == aiohttp.WSMsgType.PING:
+                    await sink.ping(message.data)
+                elif message.type == aiohttp.WSMsgType.PONG:
+                    await sink.pong(message.data)
+            await sink.close()
+
+        tasks = [
+            asyncio.create_task(copy(downstream, upstream)),
+            asyncio.create_task(copy(upstream, downstream)),
+        ]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await upstream.close()
+            await downstream.close()
+        return downstream

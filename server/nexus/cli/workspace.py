@@ -27,6 +27,7 @@ from .listing import endpoint as _endpoint
 from .listing import list_workspaces
 from .listing import status_text as _status_text
 from .output import escape, print_json, stderr_console, stdout_console
+from .preview_cmd import preview_app
 from .runner import run as _run
 
 if TYPE_CHECKING:
@@ -547,3 +548,4 @@ def open_(
 
 
 workspace_app.command("cp")(copy_files)
+workspace_app.add_typer(preview_app, name="preview")

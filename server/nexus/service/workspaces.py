@@ -559,6 +559,7 @@ class WorkspaceService:
         previous = self._claim(workspace, WorkspaceStatus.STOPPING)
         try:
             await self.sync_service().before_stop(workspace, progress)
+            await self._stop_previews(workspace, progress)
             await self.close_shared_connection(workspace)
             removed = await backend.stop(workspace, progress)
         except BaseException:
@@ -573,6 +574,18 @@ class WorkspaceService:
             self.ssh_files.refresh()
             return workspace.model_copy(update={"status": WorkspaceStatus.MISSING})
         return self._store.update(name, status=WorkspaceStatus.STOPPED)
+
+    async def _stop_previews(self, workspace: Workspace, progress: Progress) -> None:
+        """End the workspace's background previews (they would only serve errors now)."""
+        from .preview import stop_previews
+
+        try:
+            stopped = await stop_previews(self.ctx, workspace.name)
+        except (NexusError, OSError) as exc:
+            progress.warn(f"could not stop the previews of '{workspace.name}': {exc}")
+            return
+        for record in stopped:
+            progress.step("preview", f"Stopped the preview of port {record.port} ({record.url})")
 
     async def _settle(self, workspace: Workspace, fallback: WorkspaceStatus) -> None:
         """After a failed transition, record what the backend really says (or the old status)."""
@@ -634,6 +647,7 @@ class WorkspaceService:
         try:
             backend = self._backend(workspace.backend)
             await self.sync_service().before_delete(workspace, progress)
+            await self._stop_previews(workspace, progress)
             await self.close_shared_connection(workspace)
             await backend.delete(workspace, progress)
         except NexusError as exc:

@@ -288,6 +288,40 @@ async def sync_status(ls: NexusSidecar, params: p.SyncStatusParams) -> p.SyncSta
     return {"workspaces": [report.to_json_dict() for report in reports]}
 
 
+# ---- previews ---------------------------------------------------------------------------------
+async def preview_open(ls: NexusSidecar, params: p.PreviewParams) -> p.JsonObject:
+    """A background preview of the port (the one already serving it, if any): it outlives this
+    sidecar, and ends with `nexus/preview/close` or the workspace's stop or delete."""
+    from ..service.preview import PreviewService
+
+    title = f"Opening a preview of port {params.port} of {params.workspace}"
+    async with work_done(ls, params.work_done_token, title):
+        record, started = await PreviewService(ls.service).start_background(
+            params.workspace, params.port, local_port=params.local_port
+        )
+    return {"localUrl": record.url, "started": started, "preview": record.to_json_dict()}
+
+
+async def preview_close(ls: NexusSidecar, params: p.PreviewCloseParams) -> p.JsonObject:
+    from ..service.preview import PreviewService
+
+    record = await PreviewService(ls.service).stop(params.workspace, params.port)
+    return {"closed": True, "preview": record.to_json_dict()}
+
+
+async def preview_list(ls: NexusSidecar, params: p.PreviewListParams) -> p.JsonObject:
+    from ..service.preview import PreviewService
+
+    records = await asyncio.to_thread(PreviewService(ls.service).list)
+    return {
+        "previews": [
+            r.to_json_dict()
+            for r in records
+            if params.workspace is None or r.workspace == params.workspace
+        ]
+    }
+
+
 METHODS: list[tuple[str, type[p.Params], Handler[Any], bool]] = [
     (p.WORKSPACE_LIST, p.ListParams, list_workspaces, False),
     (p.WORKSPACE_GET, p.NameParams, get_workspace, False),
@@ -309,6 +343,9 @@ METHODS: list[tuple[str, type[p.Params], Handler[Any], bool]] = [
     (p.SYNC_FLUSH, p.SyncParams, _sync_method(sync_flush), True),
     (p.SYNC_STOP, p.SyncParams, _sync_method(sync_stop), True),
     (p.SYNC_STATUS, p.SyncStatusParams, sync_status, False),
+    (p.PREVIEW_OPEN, p.PreviewParams, preview_open, True),
+    (p.PREVIEW_CLOSE, p.PreviewCloseParams, preview_close, False),
+    (p.PREVIEW_LIST, p.PreviewListParams, preview_list, False),
 ]
 
 

@@ -37,6 +37,9 @@ SYNC_RESUME = "nexus/sync/resume"
 SYNC_FLUSH = "nexus/sync/flush"
 SYNC_STOP = "nexus/sync/stop"
 SYNC_STATUS = "nexus/sync/status"
+PREVIEW_OPEN = "nexus/preview/open"
+PREVIEW_CLOSE = "nexus/preview/close"
+PREVIEW_LIST = "nexus/preview/list"
 
 # ---- notifications (server -> client) -----------------------------------------------------------
 WORKSPACE_DID_CHANGE_STATE = "nexus/workspace/didChangeState"
@@ -157,6 +160,21 @@ class SyncStartParams(WorkDoneParams):
     remote: str | None = None  # None: what it synced before, or the workspace's folder
     ignore: list[str] = Field(default_factory=list)  # besides .git and config sync.ignore_patterns
     mode: str | None = None  # None: config sync.mode (two-way-safe)
+
+
+class PreviewParams(WorkDoneParams):
+    workspace: str
+    port: int
+    local_port: int | None = None  # None: any free port
+
+
+class PreviewCloseParams(Params):
+    workspace: str
+    port: int
+
+
+class PreviewListParams(Params):
+    workspace: str | None = None  # None: every workspace
 
 
 class SyncStatusParams(Params):

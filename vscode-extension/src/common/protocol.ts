@@ -347,6 +347,51 @@ export interface SyncWorkspaceParams extends WorkDoneProgressParams {
     workspace: string;
 }
 
+// ---- previews (docs/previews.md) ----
+
+/** A background preview: a workspace's port at a local URL (127.0.0.1). */
+export interface Preview {
+    workspace: string;
+    port: number;
+    localPort: number;
+    url: string;
+    pid: number;
+    via: 'ssh' | 'preview-url';
+    startedAt: string;
+}
+
+export interface PreviewOpenParams {
+    workspace: string;
+    port: number;
+    localPort?: number;
+    workDoneToken?: ProgressToken;
+}
+
+export interface PreviewOpenResult {
+    localUrl: string;
+    /** False: a preview of that port was already running; this is it. */
+    started: boolean;
+    preview: Preview;
+}
+
+export interface PreviewCloseParams {
+    workspace: string;
+    port: number;
+}
+
+export interface PreviewCloseResult {
+    closed: boolean;
+    preview: Preview;
+}
+
+export interface PreviewListParams {
+    workspace?: string;
+}
+
+export interface PreviewListResult {
+    previews: Preview[];
+}
+
 export interface SyncStatusParams {
     /** Absent: every workspace that syncs. */
     workspace?: string;
@@ -377,6 +422,9 @@ export interface RequestMap {
     'nexus/sync/flush': [SyncWorkspaceParams, SyncReport];
     'nexus/sync/stop': [SyncWorkspaceParams, SyncReport];
     'nexus/sync/status': [SyncStatusParams, SyncStatusResult];
+    'nexus/preview/open': [PreviewOpenParams, PreviewOpenResult];
+    'nexus/preview/close': [PreviewCloseParams, PreviewCloseResult];
+    'nexus/preview/list': [PreviewListParams, PreviewListResult];
 }
 export type RequestMethod = keyof RequestMap;
 export type ParamsOf<M extends RequestMethod> = RequestMap[M][0];

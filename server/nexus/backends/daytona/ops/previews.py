@@ -23,6 +23,7 @@ from .. import errors
 
 RECORD_KEY = "daytona_previews"
 TOKEN_HEADER = "X-Daytona-Preview-Token"
+SKIP_WARNING_HEADER = "X-Daytona-Skip-Preview-Warning"
 MAX_EXPIRES = 24 * 60 * 60  # the API's limit for a signed URL
 
 
@@ -168,6 +169,9 @@ def _public_entry(entry: dict[str, Any], token: str | None) -> dict[str, Any]:
         "url": entry["url"],
         "token": token,
         "tokenHeader": TOKEN_HEADER,
+        # what a client that is not a person's browser sends: Daytona's warning page (and the
+        # cookie that accepts it) belongs to the preview's own domain, not a proxy's
+        "requestHeaders": {SKIP_WARNING_HEADER: "true"},
         "public": bool(entry.get("public")),
         "signedUrl": entry.get("signedUrl"),
         "expiresAt": entry.get("signedExpiresAt"),
