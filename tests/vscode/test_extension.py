@@ -4,7 +4,9 @@ The end-to-end run uses code-server (a real VS Code) driven by Playwright in Deb
 with the built .vsix installed, the real sidecar and a real Docker engine: it runs
 "Nexus: Create Workspace" from the palette, sees the workspace in the tree, follows a stop made
 from a terminal, opens it (the vscode.openFolder URI is recorded, Remote-SSH cannot run there),
-runs a command, deletes it and cancels a second create. Screenshots go to test-artifacts/.
+runs a command, opens a preview of a web server started in it ("Nexus: Open Preview…"; the URL
+handed to openExternal is recorded and fetched) and closes it, deletes it and cancels a second
+create. Screenshots go to test-artifacts/.
 """
 
 from __future__ import annotations
@@ -79,3 +81,8 @@ def test_end_to_end_in_a_real_vscode(installed: None) -> None:
     uri = recorded["uri"] if isinstance(recorded, dict) else recorded
     assert str(uri).startswith(f"vscode-remote://ssh-remote+nexus-{report['workspace']}/")
     assert sorted(ARTIFACTS.glob("*.png")), "no screenshots were saved"
+    assert any("Open Preview" in step for step in steps)
+    external = json.loads((ARTIFACTS / "external-record.json").read_text())
+    assert external["command"] == "openExternal"
+    assert report["preview"]["url"] == external["url"]
+    assert f"nexus-preview-e2e-{report['workspace']}" in report["preview"]["body"]

@@ -1,23 +1,63 @@
 // Drives the Nexus extension inside code-server with Playwright (system Chromium).
 // usage: node driver.js URL ARTIFACTS_DIR    (run by run.sh, which sets the environment)
+/* global fetch, AbortSignal */
 'use strict';
 const { chromium } = require(process.env.PW_CORE || 'playwright-core');
-const { execSync } = require('child_process');
+const { execFileSync, execSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
 
 const [url, art] = process.argv.slice(2);
 const runDir = process.env.NEXUS_E2E_RUN_DIR;
 const recordFile = process.env.NEXUS_E2E_RECORD_OPEN;
+const externalFile = process.env.NEXUS_E2E_RECORD_EXTERNAL;
+const cli = process.env.NEXUS_E2E_CLI;
+const PREVIEW_PORT = Number(process.env.NEXUS_E2E_PREVIEW_PORT || 8125);
 const backend = process.env.NEXUS_E2E_BACKEND || 'docker';
 const name = process.env.NEXUS_E2E_WORKSPACE || `e2e-${Date.now().toString(36).slice(-5)}`;
+const PREVIEW_MARKER = `nexus-preview-e2e-${name}`;
 const CREATE_TIMEOUT = Number(process.env.NEXUS_E2E_CREATE_TIMEOUT_MS || 600000);
+
+/**
+ * A shell snippet run in the workspace: a tiny HTTP server (perl, which the image has) on
+ * 127.0.0.1:PREVIEW_PORT answering every request with PREVIEW_MARKER, fully detached from
+ * the exec session; it returns once the port accepts connections.
+ */
+function previewServerSnippet() {
+    const server = [
+        'use IO::Socket::INET;',
+        `my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => ${PREVIEW_PORT}, Listen => 16, ReuseAddr => 1) or die "listen: $!";`,
+        `my $b = "<h1>${PREVIEW_MARKER}</h1>\\n";`,
+        'while (my $c = $s->accept) {',
+        '    while (my $l = <$c>) { last if $l =~ /^\\r?\\n$/ }',
+        '    print $c "HTTP/1.1 200 OK\\r\\nContent-Type: text/html\\r\\nContent-Length: " . length($b) . "\\r\\nConnection: close\\r\\n\\r\\n$b";',
+        '    close $c;',
+        '}',
+    ].join('\n');
+    const probe = `perl -MIO::Socket::INET -e 'exit(IO::Socket::INET->new("127.0.0.1:${PREVIEW_PORT}") ? 0 : 1)'`;
+    return [
+        "cat > /tmp/nexus-e2e-serve.pl <<'PERL'", server, 'PERL',
+        '(nohup perl /tmp/nexus-e2e-serve.pl </dev/null >/dev/null 2>&1 &)',
+        `for i in $(seq 1 50); do ${probe} && exit 0; sleep 0.2; done; echo "nothing listens on ${PREVIEW_PORT}" >&2; exit 1`,
+    ].join('\n');
+}
+
+/** GET `url`; resolves to { status, body } or { error }. */
+async function httpGet(url) {
+    try {
+        const res = await fetch(url, { signal: AbortSignal.timeout(15000) });
+        return { status: res.status, body: await res.text() };
+    } catch (e) {
+        return { error: String((e && e.cause && e.cause.code) || (e && e.message) || e) };
+    }
+}
 
 const t0 = Date.now();
 const log = (...a) => console.log(`[driver ${((Date.now() - t0) / 1000).toFixed(1)}s]`, ...a);
 let shot = 0;
 const steps = [];
 let cancelOutcome = 'not run';
+let previewResult = null;
 
 async function screenshot(page, label) {
     shot += 1;
@@ -29,7 +69,7 @@ async function screenshot(page, label) {
 /** result.json is rewritten after every step, so a run killed half-way still names its workspace. */
 function saveResult(ok, error) {
     fs.writeFileSync(path.join(art, 'result.json'), JSON.stringify({
-        ok, workspace: name, backend, error, cancel: cancelOutcome, steps, seconds: (Date.now() - t0) / 1000,
+        ok, workspace: name, backend, error, cancel: cancelOutcome, preview: previewResult, steps, seconds: (Date.now() - t0) / 1000,
     }, null, 2) + '\n');
 }
 
@@ -225,6 +265,52 @@ async function showNexusView(page) {
             await screenshot(page, 'show-info');
             await runCommand(page, 'View: Close Editor');
         });
+
+        if (cli && externalFile) {
+            await step('Nexus: Open Preview from the palette serves the workspace\'s web server; Close Preview ends it', async () => {
+                execFileSync(cli, ['workspace', 'exec', name, '--', previewServerSnippet()], { stdio: 'inherit', timeout: 120000 });
+                await runCommand(page, 'Nexus: Open Preview');
+                await pick(page, name);
+                await quickInput(page, `Open a preview of workspace "${name}"`);
+                await page.locator('.quick-input-widget .quick-input-box input').fill(String(PREVIEW_PORT));
+                await page.keyboard.press('Enter');
+                const toast = page.locator('.notifications-toasts .notification-toast', { hasText: `Preview of ${name}:${PREVIEW_PORT} at http://127.0.0.1:` });
+                await toast.first().waitFor({ timeout: 120000 });
+                await page.waitForTimeout(300);
+                await screenshot(page, 'preview-opened');
+                if (!fs.existsSync(externalFile)) {
+                    throw new Error('Open Preview did not record the URL it opens');
+                }
+                const record = JSON.parse(fs.readFileSync(externalFile, 'utf8'));
+                log('external record', JSON.stringify(record));
+                if (record.command !== 'openExternal' || !/^http:\/\/127\.0\.0\.1:\d+\/?$/.test(String(record.url))) {
+                    throw new Error(`unexpected external record ${JSON.stringify(record)}`);
+                }
+                const got = await httpGet(record.url);
+                log('GET', record.url, JSON.stringify(got).slice(0, 200));
+                if (got.status !== 200 || !String(got.body).includes(PREVIEW_MARKER)) {
+                    throw new Error(`the preview at ${record.url} did not serve the workspace's page: ${JSON.stringify(got).slice(0, 300)}`);
+                }
+                const listed = JSON.parse(execFileSync(cli, ['workspace', 'preview', 'list', '--json'], { encoding: 'utf8', timeout: 60000 }));
+                const previews = Array.isArray(listed) ? listed : listed.previews || [];
+                if (!previews.some((p) => p.workspace === name && p.port === PREVIEW_PORT)) {
+                    throw new Error(`nexus workspace preview list does not show ${name}:${PREVIEW_PORT}: ${JSON.stringify(listed)}`);
+                }
+                previewResult = { url: record.url, body: got.body.trim(), listed: previews.length };
+
+                await runCommand(page, 'Nexus: Close Preview');
+                await pick(page, `${name}:${PREVIEW_PORT}`);
+                await page.locator('.notifications-toasts .notification-toast', { hasText: `Closed the preview of ${name}:${PREVIEW_PORT}` })
+                    .first().waitFor({ timeout: 60000 });
+                await screenshot(page, 'preview-closed');
+                const after = await httpGet(record.url);
+                log('GET after close', JSON.stringify(after).slice(0, 200));
+                if (after.status === 200 && String(after.body).includes(PREVIEW_MARKER)) {
+                    throw new Error(`the preview at ${record.url} still serves after Close Preview`);
+                }
+                previewResult.afterClose = after.error || `HTTP ${after.status}`;
+            });
+        }
 
         await step('Nexus: Restart Sidecar keeps the tree', async () => {
             const before = fs.existsSync(logFile()) ? fs.readFileSync(logFile(), 'utf8').split('sidecar ready').length : 0;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end test of the extension in a real VS Code (code-server, driven by Playwright with
 # the system Chromium): create a workspace from the palette, see it in the tree, open it in a
-# new window (recorded, see below), delete it, see it go.
+# new window (recorded, see below), open a preview of a web server in it, delete it, see it go.
 #
 # usage: run.sh ARTIFACTS_DIR
 # env:   NEXUS_SIDECAR_COMMAND  sidecar command line (default: <repo>/.venv/bin/nexus-sidecar)
@@ -19,7 +19,9 @@
 #
 # "Open in New Window" needs a Remote-SSH extension, which cannot run inside code-server, so the
 # run sets NEXUS_E2E_RECORD_OPEN: the extension then writes the folder URI it would open to a
-# file instead of opening a window, and the test checks that URI.
+# file instead of opening a window, and the test checks that URI. Likewise "Open Preview" cannot
+# open a browser there: NEXUS_E2E_RECORD_EXTERNAL makes it write the URL it would open to a file,
+# and the driver fetches that URL (the page served by a web server it started in the workspace).
 set -euo pipefail
 
 [ $# -eq 1 ] || { echo "usage: $0 ARTIFACTS_DIR" >&2; exit 2; }
@@ -43,6 +45,8 @@ cli=$(dirname "$(command -v "$sidecar_exe")")/nexus
 if [ "$(basename "$sidecar_exe")" = nexus-sidecar ] && [ -x "$cli" ]; then
   [ -n "${NEXUS_E2E_TERMINAL_STOP+set}" ] || export NEXUS_E2E_TERMINAL_STOP="$cli workspace stop {name}"
   [ -n "${NEXUS_E2E_CLEANUP+set}" ] || NEXUS_E2E_CLEANUP="$cli workspace delete --force {name}"
+  # ... and starts a web server in the workspace for "Open Preview", then lists the previews.
+  export NEXUS_E2E_CLI=$cli
 fi
 
 s=$(date +%s)
@@ -67,6 +71,7 @@ export HOME=$R/home NEXUS_HOME=$R/nexus-home TMPDIR=$R/tmp
 export XDG_CONFIG_HOME=$R/xdg/config XDG_DATA_HOME=$R/xdg/data XDG_CACHE_HOME=$R/xdg/cache
 export PATH=$CACHE/node24/bin:$PATH
 export NEXUS_E2E_RECORD_OPEN=$R/open-record.json
+export NEXUS_E2E_RECORD_EXTERNAL=$R/external-record.json
 export FAKE_SIDECAR_DELAY_MS=${FAKE_SIDECAR_DELAY_MS:-3000}
 log "run directory $R, sidecar: $SIDECAR"
 
@@ -118,7 +123,7 @@ cleanup() {
       (cd "$R/project" && timeout 120 bash -c "${NEXUS_E2E_CLEANUP//\{name\}/$n}") > /dev/null 2>&1 || true
     done
   fi
-  cp "$NEXUS_E2E_RECORD_OPEN" "$ART/" 2>/dev/null || true
+  cp "$NEXUS_E2E_RECORD_OPEN" "$NEXUS_E2E_RECORD_EXTERNAL" "$ART/" 2>/dev/null || true
   if [ "${NEXUS_E2E_KEEP:-0}" = 1 ]; then log "kept $R"; else rm -rf "$R"; fi
 }
 trap cleanup EXIT

@@ -52,7 +52,7 @@ export function activate(context: vscode.ExtensionContext): void {
                 tree.message = `The Nexus sidecar is not running: ${reason}. Run "Nexus: Restart Sidecar" after fixing it.`;
             }
         }),
-        ...registerCommands({ client: sidecar, model, sync: syncModel }, { restartSidecar: restart, refresh }),
+        ...registerCommands({ client: sidecar, model, sync: syncModel, state: context.globalState }, { restartSidecar: restart, refresh }),
         onDidChangeConfiguration((e) => {
             if (SIDECAR_SETTINGS.some((s) => e.affectsConfiguration(s))) {
                 void restart();

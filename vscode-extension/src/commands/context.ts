@@ -13,6 +13,14 @@ export interface CommandContext {
     model: WorkspacesModel;
     /** Each workspace's sync, as the tree shows it. */
     sync: SyncModel;
+    /** Small values kept across restarts (the extension's globalState). */
+    state: KeyValueStore;
+}
+
+/** The part of `vscode.Memento` the commands use. */
+export interface KeyValueStore {
+    get(key: string): unknown;
+    update(key: string, value: unknown): Thenable<void>;
 }
 
 /** A tree element (a Workspace), a name, or nothing (then the user picks). */

@@ -9,6 +9,7 @@ import { createWorkspace } from './create';
 import { execCommand } from './exec';
 import { deleteWorkspace, startWorkspace, stopWorkspace } from './lifecycle';
 import { copySshCommand, openWorkspace, showInfo } from './open';
+import { closePreview, openPreview } from './preview';
 import { flushSync, pauseSync, resumeSync, showSyncStatus } from './sync';
 
 export interface CommandHooks {
@@ -26,6 +27,8 @@ export function registerCommands(ctx: CommandContext, hooks: CommandHooks): vsco
         'nexus.copySshCommand': (arg) => copySshCommand(ctx, arg),
         'nexus.showInfo': (arg) => showInfo(ctx, arg),
         'nexus.execCommand': (arg) => execCommand(ctx, arg),
+        'nexus.openPreview': (arg) => openPreview(ctx, arg),
+        'nexus.closePreview': (arg) => closePreview(ctx, arg),
         'nexus.pauseSync': (arg) => pauseSync(ctx, arg),
         'nexus.resumeSync': (arg) => resumeSync(ctx, arg),
         'nexus.flushSync': (arg) => flushSync(ctx, arg),

@@ -118,3 +118,8 @@ export function createOutputChannel(name: string): vscode.OutputChannel {
 export function createTreeView<T>(viewId: string, options: vscode.TreeViewOptions<T>): vscode.TreeView<T> {
     return vscode.window.createTreeView(viewId, options);
 }
+
+/** Opens `uri` outside the editor (the default browser for http URLs). */
+export function openExternal(uri: vscode.Uri): Thenable<boolean> {
+    return vscode.env.openExternal(uri);
+}

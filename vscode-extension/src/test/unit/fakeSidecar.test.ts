@@ -15,7 +15,7 @@ import type { NotificationMap, NotificationMethod, ParamsOf, ProgressToken, Requ
 import * as api from '../../common/vscodeapi';
 import { SyncModel } from '../../views/syncModel';
 import { WorkspacesModel, WorkspacesSync } from '../../views/workspacesTree';
-import { stubProgress, stubSettings } from './helpers';
+import { MemoryState, stubProgress, stubSettings } from './helpers';
 
 const FAKE = path.resolve(__dirname, '../../../src/test/fixtures/fake-sidecar.js');
 
@@ -75,14 +75,14 @@ suite('against the fake sidecar over stdio', () => {
         const sync = new WorkspacesSync(client, model, () => undefined);
         const seen: string[] = [];
         model.onDidChange(() => seen.push(model.list().map((w) => `${w.name}:${w.status}`).join(',')));
-        const ws = await createWorkspace({ client, model, sync: new SyncModel() });
+        const ws = await createWorkspace({ client, model, sync: new SyncModel(), state: new MemoryState() });
         assert.strictEqual(ws?.status, 'running');
         assert.strictEqual(ws?.branch, 'nexus/demo');
         assert.ok(seen.includes('demo:creating'), `tree saw ${seen.join(' | ')}`);
         assert.ok(progress.reports.some((r) => r.message === 'pulling image'), JSON.stringify(progress.reports));
 
         sandbox.stub(api, 'showWarningMessage').resolves('Delete');
-        assert.strictEqual(await deleteWorkspace({ client, model, sync: new SyncModel() }, 'demo'), true);
+        assert.strictEqual(await deleteWorkspace({ client, model, sync: new SyncModel(), state: new MemoryState() }, 'demo'), true);
         await sync.refresh();
         assert.deepStrictEqual(model.list(), []);
         sync.dispose();
@@ -93,7 +93,7 @@ suite('against the fake sidecar over stdio', () => {
         answers('doomed');
         const model = new WorkspacesModel();
         const sync = new WorkspacesSync(client, model, () => undefined);
-        const created = createWorkspace({ client, model, sync: new SyncModel() });
+        const created = createWorkspace({ client, model, sync: new SyncModel(), state: new MemoryState() });
         await new Promise((r) => setTimeout(r, 100));
         assert.strictEqual(model.get('doomed')?.status, 'creating');
         progress.token.cancel();

@@ -177,8 +177,20 @@ export function stubSettings(sandbox: sinon.SinonSandbox, values: Record<string,
     } as unknown as ReturnType<typeof api.getConfiguration>);
 }
 
-export function context(client: FakeClient): CommandContext {
-    return { client, model: new WorkspacesModel(), sync: new SyncModel() };
+/** An in-memory `globalState`. */
+export class MemoryState {
+    readonly values = new Map<string, unknown>();
+    get(key: string): unknown {
+        return this.values.get(key);
+    }
+    update(key: string, value: unknown): Thenable<void> {
+        this.values.set(key, value);
+        return Promise.resolve();
+    }
+}
+
+export function context(client: FakeClient, state: MemoryState = new MemoryState()): CommandContext {
+    return { client, model: new WorkspacesModel(), sync: new SyncModel(), state };
 }
 
 /** A JSON-RPC ResponseError as vscode-languageclient rejects with. */
