@@ -10,7 +10,7 @@ import pytest
 from nexus.domain.errors import ErrorCode, NexusError
 from nexus.service.sync import _csv_quoted
 from nexus.sync.binary import AGENTS_BUNDLE, agents_bundle, check, locate, parse_version
-from nexus.sync.mutagen import WORKSPACE_LABEL, _error_text
+from nexus.sync.mutagen import WORKSPACE_LABEL, error_text
 from nexus.sync.sessions import SyncSession
 
 WATCHING = {
@@ -106,10 +106,10 @@ def test_patterns_with_commas_stay_one_pattern() -> None:
     assert _csv_quoted('a"b') == '"a""b"'
 
 
-def test_mutagen_error_text_is_its_last_error_line() -> None:
+def test_mutagenerror_text_is_its_last_error_line() -> None:
     stderr = "Attempting to start\r\nError: unable to locate requested sessions: x\n"
-    assert _error_text(stderr, "") == "unable to locate requested sessions: x"
-    assert _error_text("", "\rCreating session...   \rlast words\n") == "last words"
+    assert error_text(stderr, "") == "unable to locate requested sessions: x"
+    assert error_text("", "\rCreating session...   \rlast words\n") == "last words"
 
 
 def _fake_mutagen(folder: Path, version: str, *, agents: bool) -> Path:

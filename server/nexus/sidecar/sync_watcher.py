@@ -21,7 +21,7 @@ from ..domain.errors import NexusError
 from ..service.sync import SyncReport, SyncService
 from ..store import StateStore
 from ..sync.daemon import sync_home
-from ..sync.mutagen import WORKSPACE_LABEL, Mutagen, MutagenError
+from ..sync.mutagen import WORKSPACE_LABEL, Mutagen, MutagenError, error_text
 from ..sync.sessions import SyncSession
 from .protocol import DidChangeSyncParams
 
@@ -75,9 +75,7 @@ class _Lister(Mutagen):
     async def run(self, *args: str, timeout: float) -> str:
         code, stdout, stderr = await self._spawn(args, timeout)
         if code != 0:
-            lines = [line.strip() for line in (stderr or stdout).splitlines() if line.strip()]
-            detail = lines[-1].removeprefix("Error: ") if lines else f"exit code {code}"
-            raise MutagenError(" ".join(args[1:2]) or args[0], detail)
+            raise MutagenError(" ".join(args[1:2]) or args[0], error_text(stderr, stdout))
         return stdout
 
 

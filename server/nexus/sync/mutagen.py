@@ -40,7 +40,8 @@ class MutagenError(NexusError):
         self.detail = detail
 
 
-def _error_text(stderr: str, stdout: str) -> str:
+def error_text(stderr: str, stdout: str) -> str:
+    """Mutagen's own message: its last ``Error: …`` line (else the last line it printed)."""
     lines = [line.strip() for line in stderr.replace("\r", "\n").splitlines() if line.strip()]
     errors = [line.removeprefix("Error: ") for line in lines if line.startswith("Error: ")]
     if errors:
@@ -64,7 +65,7 @@ class Mutagen:
             code, stdout, stderr = await self._spawn(args, timeout)
             if code == 0:
                 return stdout
-            detail = _error_text(stderr, stdout)
+            detail = error_text(stderr, stdout)
             if attempt == 1 and _daemon_unreachable(detail):
                 log.info("restarting Nexus's Mutagen daemon: %s", detail)
                 if "version mismatch" in detail:
