@@ -283,6 +283,24 @@ def exit_on_signals() -> None:
 
 
 # ---- the sidecar -------------------------------------------------------------------------------
+def write_frame(stream: Any, message: dict[str, Any]) -> None:
+    """One JSON-RPC message with its LSP ``Content-Length`` header, flushed."""
+    body = json.dumps(message).encode()
+    stream.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    stream.flush()
+
+
+def read_frame(stream: Any) -> dict[str, Any] | None:
+    """The next framed message; None when the stream ended."""
+    length = 0
+    while (line := stream.readline()) not in (b"\r\n", b""):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    if not length:
+        return None
+    return dict(json.loads(stream.read(length)))
+
+
 class SidecarClient:
     """A minimal blocking JSON-RPC client over the stdio of `nexus-sidecar` (as editors start it)."""
 
@@ -298,19 +316,14 @@ class SidecarClient:
 
     def _send(self, message: dict[str, Any]) -> None:
         assert self.process.stdin is not None
-        body = json.dumps(message).encode()
-        self.process.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-        self.process.stdin.flush()
+        write_frame(self.process.stdin, message)
 
     def _read(self) -> dict[str, Any]:
         assert self.process.stdout is not None
-        length = 0
-        while (line := self.process.stdout.readline()) not in (b"\r\n", b""):
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":")[1])
-        if not length:
+        message = read_frame(self.process.stdout)
+        if message is None:
             raise RuntimeError("the sidecar closed its output")
-        return dict(json.loads(self.process.stdout.read(length)))
+        return message
 
     def call(self, method: str, params: Any = None) -> Any:
         self.next_id += 1

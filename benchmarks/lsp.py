@@ -18,7 +18,6 @@ run.py.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
@@ -26,7 +25,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import NEXUS, BenchHome, bench_home, exit_on_signals, need, start
+from common import (
+    NEXUS,
+    BenchHome,
+    bench_home,
+    exit_on_signals,
+    need,
+    read_frame,
+    start,
+    write_frame,
+)
 
 WORKSPACE = "lsp"
 PROBE = "nexus_bench_probe"
@@ -47,20 +55,15 @@ class LspSession:
 
     def send(self, message: dict[str, Any]) -> None:
         assert self.process.stdin is not None
-        body = json.dumps(message).encode()
-        self.process.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-        self.process.stdin.flush()
+        write_frame(self.process.stdin, message)
 
     def read(self) -> dict[str, Any]:
         assert self.process.stdout is not None
-        length = 0
-        while (line := self.process.stdout.readline()) not in (b"\r\n", b""):
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":")[1])
-        if not length:
+        message = read_frame(self.process.stdout)
+        if message is None:
             err = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
             raise RuntimeError(f"the language server ended: {err.strip()[-500:]}")
-        return dict(json.loads(self.process.stdout.read(length)))
+        return message
 
     def call(self, method: str, params: Any = None) -> Any:
         self.next_id += 1

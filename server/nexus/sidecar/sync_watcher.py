@@ -12,7 +12,6 @@ each change is sent with the whole report, and a sync that went away once with `
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -24,6 +23,7 @@ from ..sync.daemon import sync_home
 from ..sync.mutagen import WORKSPACE_LABEL, Mutagen, MutagenError, error_text
 from ..sync.sessions import SyncSession
 from .protocol import DidChangeSyncParams
+from .watcher import Poller
 
 if TYPE_CHECKING:
     from ..service.workspaces import WorkspaceService
@@ -79,8 +79,10 @@ class _Lister(Mutagen):
         return stdout
 
 
-class SyncWatcher:
+class SyncWatcher(Poller):
     """Polls Nexus's Mutagen daemon for the sidecar; ``service`` gives the current service."""
+
+    task_name = "nexus-sync-watcher"
 
     def __init__(
         self,
@@ -88,31 +90,12 @@ class SyncWatcher:
         notify: Callable[[DidChangeSyncParams], None],
         interval: float = POLL_SECONDS,
     ) -> None:
+        super().__init__(interval)
         self._service = service
         self._notify = notify
-        self._interval = interval
-        self._task: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
-        self._stopped = False
         self._lister: tuple[WorkspaceService, _Lister] | None = None
         self._store: StateStore | None = None
         self._last_failure: str | None = None
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="nexus-sync-watcher")
-
-    def poke(self) -> None:
-        """Check now instead of at the next tick."""
-        self._wake.set()
-
-    async def stop(self) -> None:
-        self._stopped = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def _run(self) -> None:
         seen: dict[str, SyncReport] | None = None  # None until a first read succeeded
@@ -192,12 +175,3 @@ class SyncWatcher:
             mutagen = await asyncio.to_thread(lambda: service.sync_service().mutagen)
             self._lister = (service, _Lister(mutagen.daemon))
         return self._lister[1]
-
-    async def _sleep(self) -> None:
-        """Until the next tick or a poke (not ``wait_for``: it can swallow a cancellation)."""
-        woken = asyncio.ensure_future(self._wake.wait())
-        try:
-            await asyncio.wait({woken}, timeout=self._interval)
-        finally:
-            woken.cancel()
-            self._wake.clear()

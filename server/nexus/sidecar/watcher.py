@@ -46,25 +46,24 @@ def diff(before: Snapshot, after: Snapshot) -> list[DidChangeStateParams]:
     return changes
 
 
-class StoreWatcher:
-    """Polls the store on its own connection (never waits behind this process's writers)."""
+class Poller:
+    """A background task that checks something every ``interval`` seconds, or at once when
+    poked; subclasses write ``_run`` (looping on ``_sleep`` until ``_stopped``)."""
 
-    def __init__(
-        self,
-        db_path: Path,
-        notify: Callable[[DidChangeStateParams], None],
-        interval: float = POLL_SECONDS,
-    ) -> None:
-        self._db_path = db_path
-        self._notify = notify
+    task_name = "nexus-poller"
+
+    def __init__(self, interval: float) -> None:
         self._interval = interval
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._stopped = False
 
+    async def _run(self) -> None:
+        raise NotImplementedError
+
     def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="nexus-store-watcher")
+            self._task = asyncio.create_task(self._run(), name=self.task_name)
 
     def poke(self) -> None:
         """Check now instead of at the next tick."""
@@ -77,6 +76,31 @@ class StoreWatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+    async def _sleep(self) -> None:
+        """Until the next tick or a poke (not ``wait_for``: it can swallow a cancellation)."""
+        woken = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({woken}, timeout=self._interval)
+        finally:
+            woken.cancel()
+            self._wake.clear()
+
+
+class StoreWatcher(Poller):
+    """Polls the store on its own connection (never waits behind this process's writers)."""
+
+    task_name = "nexus-store-watcher"
+
+    def __init__(
+        self,
+        db_path: Path,
+        notify: Callable[[DidChangeStateParams], None],
+        interval: float = POLL_SECONDS,
+    ) -> None:
+        super().__init__(interval)
+        self._db_path = db_path
+        self._notify = notify
 
     async def _run(self) -> None:
         store = await asyncio.to_thread(StateStore, self._db_path)
@@ -100,15 +124,6 @@ class StoreWatcher:
                 snapshot = current
         finally:
             store.close()
-
-    async def _sleep(self) -> None:
-        """Until the next tick or a poke (not ``wait_for``: it can swallow a cancellation)."""
-        woken = asyncio.ensure_future(self._wake.wait())
-        try:
-            await asyncio.wait({woken}, timeout=self._interval)
-        finally:
-            woken.cancel()
-            self._wake.clear()
 
 
 def _snapshot(store: StateStore) -> Snapshot:
