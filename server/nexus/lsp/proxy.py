@@ -27,6 +27,7 @@ from .uris import UriMapper
 log = logging.getLogger(__name__)
 
 INTERNAL_ERROR = -32603  # JSON-RPC
+REQUEST_FAILED = -32803  # LSP
 MESSAGE_ERROR = 1  # window/showMessage type Error
 # seconds a failed session waits for the editor's first request (initialize), to answer it with
 # the error rather than leave the editor waiting on a process that is gone
@@ -142,6 +143,11 @@ class LspProxy:
             if message is None:
                 return
             message = self._mapper.to_local(message)
+            foreign = self._mapper.foreign_edits(message.get("params", message.get("result")))
+            if foreign:
+                message = await self._refuse_edit(message, foreign)
+                if message is None:
+                    continue
             if _is_response(message):
                 self._pending.pop(message["id"], None)
             elif _is_request(message):
@@ -156,6 +162,32 @@ class LspProxy:
                     continue
                 message = {**message, "params": {**params, "id": cancelled}}
             await self._to_editor(message)
+
+    async def _refuse_edit(
+        self, message: dict[str, Any], foreign: list[str]
+    ) -> dict[str, Any] | None:
+        """A server message that would have the editor change files outside the workspace's
+        folder: an ``applyEdit`` is answered "not applied" to the server (nothing reaches the
+        editor); an answer carrying such an edit reaches the editor as an error instead."""
+        targets = ", ".join(sorted(set(foreign))[:3])
+        reason = f"Nexus refused an edit of files outside the workspace folder: {targets}"
+        log.warning("%s", reason)
+        if _is_request(message):
+            await self._link.send(
+                {
+                    "jsonrpc": "2.0",
+                    "id": message["id"],  # the server's own id: not relayed, answered here
+                    "result": {"applied": False, "failureReason": reason},
+                }
+            )
+            return None
+        if _is_response(message):
+            return {
+                "jsonrpc": "2.0",
+                "id": message["id"],
+                "error": {"code": REQUEST_FAILED, "message": reason},
+            }
+        return None  # a notification carries no edit the editor applies: dropped all the same
 
     async def _fail_pending(self, text: str) -> None:
         for request_id in list(self._pending):

@@ -79,8 +79,8 @@ class UriMapper:
 
     def _move(self, text: str, source: _Side, target: _Side, learn: bool) -> str:
         split = source.split_uri(text)
-        if split is None:
-            return text
+        if split is None or _escapes(split[1]):
+            return text  # not under the root (a `..` out of it is not either)
         spelling, rest = split
         if learn:  # the editor spells its root its own way: answer in that spelling
             source.prefix = spelling
@@ -102,3 +102,48 @@ class UriMapper:
                 moved[new_key] = self._walk(item, source, target, learn)
             return moved
         return value
+
+    def foreign_edits(self, value: Any) -> list[str]:
+        """The targets of every ``WorkspaceEdit`` in ``value`` (a server message already moved
+        to the editor's side) that are not files inside the editor's folder: a language server
+        in the workspace must not have the editor change files elsewhere on this machine."""
+        found: list[str] = []
+        self._edit_targets(value, found)
+        return [uri for uri in found if not self._inside_local(uri)]
+
+    def _inside_local(self, uri: str) -> bool:
+        split = self.local.split_uri(uri)
+        return split is not None and not _escapes(split[1])
+
+    def _edit_targets(self, value: Any, found: list[str]) -> None:
+        if isinstance(value, list):
+            for item in value:
+                self._edit_targets(item, found)
+            return
+        if not isinstance(value, dict):
+            return
+        changes = value.get("changes")
+        if isinstance(changes, dict):
+            found.extend(str(uri) for uri in changes)
+        document_changes = value.get("documentChanges")
+        if isinstance(document_changes, list):
+            for change in document_changes:
+                if not isinstance(change, dict):
+                    continue
+                document = change.get("textDocument")
+                if isinstance(document, dict):
+                    found.append(str(document.get("uri", "")))
+                for key in ("uri", "oldUri", "newUri"):  # create, rename, delete
+                    if key in change:
+                        found.append(str(change[key]))
+        for item in value.values():
+            self._edit_targets(item, found)
+
+
+def _escapes(rest: str) -> bool:
+    """The encoded rest of a path under a root climbs out of it (``/../..``)."""
+    path = unquote(rest.split("?", 1)[0].split("#", 1)[0]).lstrip("/")
+    if not path:
+        return False
+    relative = posixpath.normpath(path)
+    return relative == ".." or relative.startswith("../")
