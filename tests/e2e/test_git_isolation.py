@@ -188,7 +188,8 @@ def test_a_worktree_workspace_cannot_plant_anything_the_host_runs(
     opened = nexus_env.run("workspace", "open", "iso", "--mode", "local", "--print", "--json")
     assert opened.returncode == 4, opened.stdout + opened.stderr
     message = json.loads(opened.stdout)["error"]["message"]
-    assert str(worktree / "node_modules/x/y/z/r") in message and "sub" not in message
+    assert str(worktree / "node_modules/x/y/z/r") in message
+    assert str(worktree / "sub") not in message
     git(repo, "status", check=False)
     refused = nexus_env.run("workspace", "delete", "iso")  # Nexus's own dirty check on the host
     assert refused.returncode == 4 and "GIT_WORKTREE_DIRTY" in refused.stderr, refused.stderr
