@@ -67,12 +67,29 @@ class SshSettings(Section):
     control_persist: int = Field(default=300, ge=0)
 
 
+class Rates(Section):
+    """What an hour of each resource costs, for `nexus usage` and the budget (estimates only:
+    the provider's bill is the truth)."""
+
+    currency: str = "USD"
+    cpu_hour: float = Field(default=0.0, ge=0, description="per vCPU-hour")
+    memory_gb_hour: float = Field(default=0.0, ge=0, description="per GB-hour of memory")
+    disk_gb_hour: float = Field(default=0.0, ge=0, description="per GB-hour of disk")
+
+
+def _daytona_rates() -> Rates:
+    # Daytona's published per-second prices (vCPU $0.000014, GiB memory $0.0000045,
+    # GiB disk $0.00000003), per hour
+    return Rates(cpu_hour=0.0504, memory_gb_hour=0.0162, disk_gb_hour=0.000108)
+
+
 class DockerSettings(Section):
     enabled: bool = True
     base_image: str = "debian:bookworm-slim"
     host: str | None = None  # DOCKER_HOST override
     default_resources: DefaultResources | None = None
     port_range: tuple[int, int] = (32800, 34999)
+    rates: Rates = Field(default_factory=Rates)  # a local engine costs nothing by default
 
     @field_validator("port_range")
     @classmethod
@@ -103,6 +120,11 @@ class DaytonaSettings(Section):
     create_timeout: float = Field(default=180, gt=0, description="seconds for create/start/stop")
     default_resources: DaytonaResources = Field(default_factory=DaytonaResources)
     sync: DaytonaSyncSettings = Field(default_factory=DaytonaSyncSettings)
+    rates: Rates = Field(default_factory=_daytona_rates)
+    # the editor is warned this many minutes before a sandbox auto-stops; 0: no warning
+    auto_stop_warning_minutes: float = Field(default=5, ge=0)
+    # seconds between the sidecar's reads of the sandboxes' last activity
+    activity_poll_interval: float = Field(default=30, gt=0)
 
 
 class BackendsSettings(Section):
@@ -123,6 +145,13 @@ class LspSettings(Section):
     daytona_mode: Literal["api", "ssh"] = "api"
 
 
+class BudgetSettings(Section):
+    # the most the month's estimated cost may reach (in the rates' currency); None: no budget
+    monthly: float | None = Field(default=None, gt=0)
+    # create/start warn from this share of the budget on; at 100 % they refuse (--over-budget)
+    warn_percent: float = Field(default=80, gt=0, le=100)
+
+
 class NexusConfig(Section):
     version: Literal["2"] = "2"
     workspace: WorkspaceSettings = Field(default_factory=WorkspaceSettings)
@@ -130,3 +159,4 @@ class NexusConfig(Section):
     ssh: SshSettings = Field(default_factory=SshSettings)
     backends: BackendsSettings = Field(default_factory=BackendsSettings)
     lsp: LspSettings = Field(default_factory=LspSettings)
+    budget: BudgetSettings = Field(default_factory=BudgetSettings)
