@@ -26,6 +26,8 @@ from pytest_lsp.client import register_lsp_features
 SERVER_COMMAND = [sys.executable, "-m", "nexus.sidecar.main", "--stdio"]
 DID_CHANGE_STATE = "nexus/workspace/didChangeState"
 DID_OUTPUT = "nexus/workspace/didOutput"
+AUTO_STOP_WARNING = "nexus/workspace/autoStopWarning"
+AUTO_STOPPED = "nexus/workspace/autoStopped"
 
 
 def _converter() -> cattrs.Converter:
@@ -48,6 +50,9 @@ class SidecarClient(LanguageClient):
         register_lsp_features(self)
         self.state_events: list[dict[str, Any]] = []
         self.outputs: list[dict[str, Any]] = []
+        self.auto_stop_events: list[tuple[str, dict[str, Any]]] = []
+        # called with (method, params) as each auto-stop notification arrives
+        self.on_auto_stop: Callable[[str, dict[str, Any]], None] | None = None
 
         @self.feature(DID_CHANGE_STATE)
         def _state(params: dict[str, Any]) -> None:
@@ -56,6 +61,17 @@ class SidecarClient(LanguageClient):
         @self.feature(DID_OUTPUT)
         def _output(params: dict[str, Any]) -> None:
             self.outputs.append(params)
+
+        def auto_stop(method: str) -> Callable[[dict[str, Any]], None]:
+            def record(params: dict[str, Any]) -> None:
+                if self.on_auto_stop is not None:
+                    self.on_auto_stop(method, params)
+                self.auto_stop_events.append((method, params))
+
+            return record
+
+        self.feature(AUTO_STOP_WARNING)(auto_stop(AUTO_STOP_WARNING))
+        self.feature(AUTO_STOPPED)(auto_stop(AUTO_STOPPED))
 
     async def request(self, method: str, params: Any = None, msg_id: str | None = None) -> Any:
         return await self.protocol.send_request_async(method, params or {}, msg_id=msg_id)

@@ -9,6 +9,7 @@ import { log, setLogChannel } from './common/logging';
 import { SIDECAR_SETTINGS } from './common/settings';
 import { Sidecar } from './common/sidecar';
 import { createLogOutputChannel, createTreeView, disposeReadOnlyDocuments, onDidChangeConfiguration } from './common/vscodeapi';
+import { AutoStopAlerts } from './views/autoStopAlerts';
 import { SyncAlerts } from './views/syncAlerts';
 import { SyncModel } from './views/syncModel';
 import { SyncTracker } from './views/syncTracker';
@@ -46,6 +47,7 @@ export function activate(context: vscode.ExtensionContext): void {
         tree,
         sync,
         syncTracker,
+        new AutoStopAlerts(sidecar),
         sidecar.onDidStart(() => void refresh()),
         sidecar.onDidStop((reason) => {
             if (reason) {

@@ -21,12 +21,17 @@ if TYPE_CHECKING:
 
 
 def status_text(ws: Workspace) -> str:
-    """The status, styled (markup), with the reason when the create never finished."""
+    """The status, styled (markup), with the reason when the create never finished and when
+    a workspace that stops itself will do so."""
     from ..service.workspaces import create_interrupted
 
     text = ws.status.value
     if ws.status is WorkspaceStatus.ERROR and create_interrupted(ws):
         text += " (create interrupted)"
+    if ws.auto_stop is not None:
+        from ..service.auto_stop import minutes_left_text
+
+        text += f" ({minutes_left_text(ws.auto_stop)})"
     style = STATUS_STYLE.get(ws.status, "")
     return f"[{style}]{text}[/]" if style else text
 

@@ -163,6 +163,7 @@ def _public(row: dict[str, Any]) -> dict[str, Any]:
         "updatedAt": _utc_time(row["updated_at"]),
         "forwardAgent": bool(row["forward_agent"]),
         "sshAlias": SSH_ALIAS_PREFIX + row["name"],
+        "autoStop": None,  # a Docker workspace never stops itself
     }
 
 

@@ -11,6 +11,7 @@ from .kinds import BackendType, WorkspaceStatus
 if TYPE_CHECKING:
     from .lsp import LanguageServerLink
     from .models import (
+        AutoStop,
         BackendCapabilities,
         CreateRequest,
         ProvisionedWorkspace,
@@ -124,6 +125,16 @@ class Backend(Protocol):
     def unrecorded(self, recorded: set[str]) -> list[str]:
         """Workspaces of this installation the last ``get_statuses`` saw with no name in
         ``recorded`` (a lost or replaced state store: ``workspace recover`` rebuilds them)."""
+        ...
+
+    def observed_auto_stop(self, name: str) -> AutoStop | None:
+        """When workspace ``name`` will stop itself, as the last status read of it said (None:
+        it never does, or no read saw it running)."""
+        ...
+
+    async def keep_alive(self, workspace: Workspace) -> AutoStop | None:
+        """Record activity in a running workspace now, postponing its auto-stop; the new
+        deadline (None: it never stops itself)."""
         ...
 
     def get_capabilities(self) -> BackendCapabilities: ...

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -124,8 +124,28 @@ class ProvisionedWorkspace(Model):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
+class AutoStop(Model):
+    """A workspace that stops itself after ``minutes`` without activity, as its backend last
+    reported it (Daytona's ``autoStopInterval`` and ``lastActivityAt``)."""
+
+    minutes: int
+    last_activity_at: datetime
+
+    @property
+    def stops_at(self) -> datetime:
+        return self.last_activity_at + timedelta(minutes=self.minutes)
+
+    def minutes_left(self, now: datetime) -> float:
+        return max(0.0, (self.stops_at - now).total_seconds() / 60)
+
+    def public_dict(self) -> dict[str, Any]:
+        data = self.to_json_dict()
+        data["stopsAt"] = self.stops_at.isoformat()
+        return data
+
+
 # Recorded, never shown (``public_dict``): not even serialised, the metadata can be large.
-_PRIVATE_FIELDS = {"host_key", "metadata", "ports", "owner"}
+_PRIVATE_FIELDS = {"host_key", "metadata", "ports", "owner", "auto_stop"}
 
 
 class Workspace(Model):
@@ -151,6 +171,9 @@ class Workspace(Model):
     updated_at: datetime = Field(default_factory=utcnow)
     owner: str | None = None  # the process running a transition (see nexus.ownership)
     forward_agent: bool = False  # ssh-agent forwarding into this workspace (chosen at create)
+    # observed, never recorded: when a running workspace will stop itself (None: it will not,
+    # or its backend was not asked)
+    auto_stop: AutoStop | None = None
 
     @property
     def ssh_alias(self) -> str:
@@ -162,6 +185,7 @@ class Workspace(Model):
         if self.backend is BackendType.DAYTONA:
             data["sshUser"] = None  # the gateway's user name is the access token: never shown
         data["sshAlias"] = self.ssh_alias
+        data["autoStop"] = None if self.auto_stop is None else self.auto_stop.public_dict()
         return data
 
 

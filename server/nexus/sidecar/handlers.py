@@ -100,6 +100,15 @@ async def start_workspace(ls: NexusSidecar, params: p.LifecycleParams) -> p.Json
     return workspace.public_dict()
 
 
+async def keep_running(ls: NexusSidecar, params: p.NameParams) -> p.JsonObject:
+    from ..service.auto_stop import keep_running as keep
+
+    workspace = await keep(ls.service, params.name)
+    if ls.auto_stop_watcher is not None:
+        ls.auto_stop_watcher.tracker.kept_running(workspace)
+    return workspace.public_dict()
+
+
 async def stop_workspace(ls: NexusSidecar, params: p.LifecycleParams) -> p.JsonObject:
     async with work_done(
         ls, params.work_done_token, f"Stopping workspace {params.name}"
@@ -328,6 +337,7 @@ METHODS: list[tuple[str, type[p.Params], Handler[Any], bool]] = [
     (p.WORKSPACE_CREATE, p.CreateParams, create_workspace, True),
     (p.WORKSPACE_START, p.LifecycleParams, start_workspace, True),
     (p.WORKSPACE_STOP, p.LifecycleParams, stop_workspace, True),
+    (p.WORKSPACE_KEEP_RUNNING, p.NameParams, keep_running, False),
     (p.WORKSPACE_DELETE, p.DeleteParams, delete_workspace, True),
     (p.WORKSPACE_EXEC, p.ExecParams, exec_command, True),
     (p.WORKSPACE_CONNECTION_INFO, p.NameParams, connection_info, False),

@@ -40,11 +40,14 @@ SYNC_STATUS = "nexus/sync/status"
 PREVIEW_OPEN = "nexus/preview/open"
 PREVIEW_CLOSE = "nexus/preview/close"
 PREVIEW_LIST = "nexus/preview/list"
+WORKSPACE_KEEP_RUNNING = "nexus/workspace/keepRunning"
 
 # ---- notifications (server -> client) -----------------------------------------------------------
 WORKSPACE_DID_CHANGE_STATE = "nexus/workspace/didChangeState"
 WORKSPACE_DID_OUTPUT = "nexus/workspace/didOutput"
 SYNC_DID_CHANGE = "nexus/sync/didChange"
+WORKSPACE_AUTO_STOP_WARNING = "nexus/workspace/autoStopWarning"
+WORKSPACE_AUTO_STOPPED = "nexus/workspace/autoStopped"
 
 LogLevel = Literal["error", "warning", "info", "debug"]
 ProgressToken = int | str

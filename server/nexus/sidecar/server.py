@@ -25,9 +25,11 @@ from pygls.protocol import (
 )
 
 from .. import __version__, redact
+from ..service.auto_stop import AutoStopped, AutoStopWarning
 from ..service.context import NexusContext
 from ..service.workspaces import WorkspaceService
 from . import protocol
+from .auto_stop_watcher import AutoStopWatcher
 from .protocol import DidChangeStateParams, DidChangeSyncParams, InitializationOptions
 from .stdio import PipeReader, stdin_reader
 from .sync_watcher import SyncWatcher
@@ -166,6 +168,7 @@ class NexusSidecar(LanguageServer):
         self.options = InitializationOptions()
         self.watcher: StoreWatcher | None = None
         self.sync_watcher: SyncWatcher | None = None
+        self.auto_stop_watcher: AutoStopWatcher | None = None
         self.operations: set[asyncio.Task[Any]] = set()
         self._context: NexusContext | None = None
         self._service: WorkspaceService | None = None
@@ -200,6 +203,12 @@ class NexusSidecar(LanguageServer):
 
     def notify_sync(self, change: DidChangeSyncParams) -> None:
         self.protocol.notify(protocol.SYNC_DID_CHANGE, change)
+
+    def notify_auto_stop_warning(self, warning: AutoStopWarning) -> None:
+        self.protocol.notify(protocol.WORKSPACE_AUTO_STOP_WARNING, warning.to_json_dict())
+
+    def notify_auto_stopped(self, notice: AutoStopped) -> None:
+        self.protocol.notify(protocol.WORKSPACE_AUTO_STOPPED, notice.to_json_dict())
 
     # ---- long operations: tracked so shutdown can cancel them and wait for their cleanup -----
     async def track(self, operation: Callable[[], Awaitable[Any]]) -> Any:
@@ -299,6 +308,8 @@ class NexusSidecar(LanguageServer):
                 await self.watcher.stop()
             if self.sync_watcher is not None:
                 await self.sync_watcher.stop()
+            if self.auto_stop_watcher is not None:
+                await self.auto_stop_watcher.stop()
             if isinstance(reader, PipeReader):
                 reader.close()
 
@@ -336,6 +347,10 @@ def build_server() -> NexusSidecar:
         ls.watcher.start()
         ls.sync_watcher = SyncWatcher(lambda: ls.service, ls.notify_sync)
         ls.sync_watcher.start()
+        ls.auto_stop_watcher = AutoStopWatcher(
+            lambda: ls.service, ls.notify_auto_stop_warning, ls.notify_auto_stopped
+        )
+        ls.auto_stop_watcher.start()
 
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls: NexusSidecar, params: None) -> None:
@@ -344,6 +359,8 @@ def build_server() -> NexusSidecar:
             await ls.watcher.stop()
         if ls.sync_watcher is not None:
             await ls.sync_watcher.stop()
+        if ls.auto_stop_watcher is not None:
+            await ls.auto_stop_watcher.stop()
 
     handlers.register(server)
     return server

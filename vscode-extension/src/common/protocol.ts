@@ -49,6 +49,14 @@ export interface Workspace {
     updatedAt: string;
     /** ssh-agent forwarding into the workspace (chosen at create). */
     forwardAgent: boolean;
+    /** A running workspace that stops itself when idle (Daytona); null: it never does. */
+    autoStop: AutoStop | null;
+}
+
+export interface AutoStop {
+    minutes: number;
+    lastActivityAt: string;
+    stopsAt: string;
 }
 
 export interface Capabilities {
@@ -407,6 +415,7 @@ export interface RequestMap {
     'nexus/workspace/create': [CreateParams, Workspace];
     'nexus/workspace/start': [LifecycleParams, Workspace];
     'nexus/workspace/stop': [LifecycleParams, Workspace];
+    'nexus/workspace/keepRunning': [NameParams, Workspace];
     'nexus/workspace/delete': [DeleteParams, DeleteResult | null];
     'nexus/workspace/exec': [ExecParams, ExecResult];
     'nexus/workspace/connectionInfo': [NameParams, ConnectionInfo];
@@ -454,10 +463,25 @@ export interface SyncDidChangeParams {
     report: SyncReport;
 }
 
+export interface AutoStopWarningParams {
+    name: string;
+    backend: BackendType;
+    stopsAt: string;
+    minutesLeft: number;
+}
+
+export interface AutoStoppedParams {
+    name: string;
+    backend: BackendType;
+    minutes: number;
+}
+
 export interface NotificationMap {
     'nexus/workspace/didChangeState': DidChangeStateParams;
     'nexus/workspace/didOutput': DidOutputParams;
     'nexus/sync/didChange': SyncDidChangeParams;
+    'nexus/workspace/autoStopWarning': AutoStopWarningParams;
+    'nexus/workspace/autoStopped': AutoStoppedParams;
 }
 export type NotificationMethod = keyof NotificationMap;
 

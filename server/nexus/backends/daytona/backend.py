@@ -19,6 +19,7 @@ from ...config.schema import DaytonaSettings
 from ...domain.errors import ErrorCode, NexusError
 from ...domain.lsp import LanguageServerLink
 from ...domain.models import (
+    AutoStop,
     BackendCapabilities,
     BackendType,
     CreateRequest,
@@ -34,6 +35,7 @@ from ...domain.provider import OpContext, OperationSpec, OpParams, OpResult
 from ...domain.recovery import FoundResource, RebuiltAccess
 from ...redact import register_secret
 from . import errors
+from .activity import auto_stop_of
 from .facts import FACTS
 from .ssh_access import needs_renewal, parse_ssh_command, token_record
 from .states import to_status
@@ -139,6 +141,8 @@ class DaytonaBackend:
         self._lock = lock
         self._client: Any = None
         self._handed_out: dict[str, str] = {}
+        # workspace name -> its auto-stop as the last read of its sandbox said
+        self._auto_stops: dict[str, AutoStop | None] = {}
 
     # ---- plumbing ----------------------------------------------------------------------------
     def _daytona(self) -> Any:
@@ -507,6 +511,7 @@ class DaytonaBackend:
     async def get_status(self, workspace: Workspace) -> WorkspaceStatus:
         def _status() -> WorkspaceStatus:
             sandbox = self._find_sandbox(workspace, deadline=time.monotonic() + STATUS_DEADLINE)
+            self._auto_stops[workspace.name] = None if sandbox is None else auto_stop_of(sandbox)
             return WorkspaceStatus.MISSING if sandbox is None else to_status(sandbox.state)
 
         # one deadline for the whole read, whatever the HTTP client does underneath
@@ -526,6 +531,9 @@ class DaytonaBackend:
             )
             by_name = {s.labels.get(LABEL_WORKSPACE): s for s in found}
             self.seen_workspaces = {name for name in by_name if name}  # see unrecorded()
+            for ws in workspaces:
+                sandbox = by_name.get(ws.name)
+                self._auto_stops[ws.name] = None if sandbox is None else auto_stop_of(sandbox)
             return {
                 ws.name: to_status(by_name[ws.name].state)
                 if ws.name in by_name
@@ -541,6 +549,22 @@ class DaytonaBackend:
     def unrecorded(self, recorded: set[str]) -> list[str]:
         """Workspaces whose sandboxes the last status read saw but which have no record."""
         return sorted((self.seen_workspaces or set()) - recorded)
+
+    def observed_auto_stop(self, name: str) -> AutoStop | None:
+        return self._auto_stops.get(name)
+
+    async def keep_alive(self, workspace: Workspace) -> AutoStop | None:
+        """``POST /sandbox/{id}/last-activity``, then the sandbox read again for the new deadline."""
+
+        def _touch() -> AutoStop | None:
+            sandbox = self._require_sandbox(workspace)
+            errors.call(sandbox.refresh_activity, "record activity in the sandbox")
+            sandbox = self._require_sandbox(workspace)
+            found = auto_stop_of(sandbox)
+            self._auto_stops[workspace.name] = found
+            return found
+
+        return await run_blocking(_touch)
 
     async def get_resource_stats(self, workspace: Workspace) -> ResourceStats | None:
         def _stats() -> ResourceStats | None:

@@ -18,6 +18,7 @@ from ...domain.errors import ErrorCode, NexusError
 from ...domain.lsp import LanguageServerLink
 from ...domain.models import (
     REMOTE_PATH,
+    AutoStop,
     BackendCapabilities,
     BackendType,
     BindMount,
@@ -419,6 +420,13 @@ class DockerBackend:
     def unrecorded(self, recorded: set[str]) -> list[str]:
         """Workspaces whose containers the last status read saw but which have no record."""
         return sorted((self.seen_workspaces or set()) - recorded)
+
+    def observed_auto_stop(self, name: str) -> AutoStop | None:
+        """A container runs until it is stopped."""
+        return None
+
+    async def keep_alive(self, workspace: Workspace) -> AutoStop | None:
+        return None
 
     async def list_resources(self) -> list[FoundResource]:
         """Every container of this installation, with what rebuilding its record needs."""

@@ -84,6 +84,7 @@ export function workspace(name: string, over: Partial<Workspace> = {}): Workspac
         createdAt: '2026-01-01T00:00:00Z',
         updatedAt: '2026-01-01T00:00:00Z',
         forwardAgent: false,
+        autoStop: null,
         ...over,
     };
 }
