@@ -1,0 +1,1 @@
+"""`nexus doctor`: checks that say why something does not work, and the safe fixes."""
