@@ -40,6 +40,8 @@ class CreateOptions:
     git_url: str | None = None
     git_branch: str | None = None
     env: dict[str, str] | None = None
+    # go ahead even when the month's estimated cost has reached budget.monthly
+    over_budget: bool = False
 
     def request_fields(self) -> dict[str, Any]:
         """The options the backend gets as they are (``CreateRequest`` fields)."""
@@ -80,6 +82,7 @@ CREATE_OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("git_url", "gitUrl", "--from", "git URL to clone", common=False),
     OptionSpec("git_branch", "gitBranch", "--branch", "git branch to clone", common=False),
     OptionSpec("env", "env", "--env", "environment variables", common=False),
+    OptionSpec("over_budget", "overBudget", "--over-budget", "over budget"),
 )
 
 OPTION_BY_FIELD = {spec.field: spec for spec in CREATE_OPTIONS}
@@ -108,6 +111,7 @@ RESOLVED_BY_SERVICE = (
     "base",
     "forward_agent",
     "env",
+    "over_budget",
 )
 
 # every CreateOptions field is in the table (checked at import: a new field cannot be forgotten)

@@ -92,11 +92,11 @@ async def create_workspace(ls: NexusSidecar, params: p.CreateParams) -> p.JsonOb
     return workspace.public_dict()
 
 
-async def start_workspace(ls: NexusSidecar, params: p.LifecycleParams) -> p.JsonObject:
+async def start_workspace(ls: NexusSidecar, params: p.StartParams) -> p.JsonObject:
     async with work_done(
         ls, params.work_done_token, f"Starting workspace {params.name}"
     ) as progress:
-        workspace = await ls.service.start(params.name, progress)
+        workspace = await ls.service.start(params.name, progress, over_budget=params.over_budget)
     return workspace.public_dict()
 
 
@@ -335,7 +335,7 @@ METHODS: list[tuple[str, type[p.Params], Handler[Any], bool]] = [
     (p.WORKSPACE_LIST, p.ListParams, list_workspaces, False),
     (p.WORKSPACE_GET, p.NameParams, get_workspace, False),
     (p.WORKSPACE_CREATE, p.CreateParams, create_workspace, True),
-    (p.WORKSPACE_START, p.LifecycleParams, start_workspace, True),
+    (p.WORKSPACE_START, p.StartParams, start_workspace, True),
     (p.WORKSPACE_STOP, p.LifecycleParams, stop_workspace, True),
     (p.WORKSPACE_KEEP_RUNNING, p.NameParams, keep_running, False),
     (p.WORKSPACE_DELETE, p.DeleteParams, delete_workspace, True),

@@ -102,10 +102,16 @@ class CreateParams(WorkDoneParams):
     git_url: str | None = None
     git_branch: str | None = None
     env: dict[str, str] | None = None
+    # go ahead even when the month's estimated cost has reached budget.monthly (BUDGET_EXCEEDED)
+    over_budget: bool = False
 
 
 class LifecycleParams(WorkDoneParams):
     name: str
+
+
+class StartParams(LifecycleParams):
+    over_budget: bool = False  # start even when the month's budget is used up
 
 
 class DeleteParams(WorkDoneParams):

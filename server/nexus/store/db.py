@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +35,57 @@ if TYPE_CHECKING:
     from ..domain.models import Workspace
 
 _JSON_FIELDS = ("resources", "labels", "metadata")
+
+DELETED = "deleted"  # the status of the last transition of a removed workspace
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A workspace's status from ``at`` on, with its resources then (None: not known)."""
+
+    workspace: str
+    backend: str
+    status: str  # a WorkspaceStatus value, or DELETED
+    at: datetime
+    cpu: float | None = None
+    memory_gb: float | None = None
+    disk_gb: float | None = None
+
+
+Transitions = list[Transition]  # (``StateStore.list`` hides the builtin in its class body)
+
+
+def _stamp(at: datetime) -> str:
+    """One fixed text form (UTC, microseconds), so the stored times sort as text."""
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _record_transition(conn: sqlite3.Connection, name: str, status: str | None = None) -> None:
+    """Append the row's status (or ``status``) and its resources now to the history."""
+    row = conn.execute(
+        "SELECT backend, status, resources FROM workspaces WHERE name = ?", (name,)
+    ).fetchone()
+    if row is None:
+        return
+    resources = json.loads(row["resources"])
+    conn.execute(
+        "INSERT INTO transitions (workspace, backend, status, at, cpu, memory_gb, disk_gb) "
+        "VALUES (?,?,?,?,?,?,?)",
+        (
+            name,
+            row["backend"],
+            status or row["status"],
+            _stamp(datetime.now(UTC)),
+            resources.get("cpu"),
+            resources.get("memory_gb"),
+            resources.get("disk_gb"),
+        ),
+    )
+
+
+def _status_of(conn: sqlite3.Connection, name: str) -> str | None:
+    row = conn.execute("SELECT status FROM workspaces WHERE name = ?", (name,)).fetchone()
+    return None if row is None else str(row["status"])
 
 
 def _row_to_workspace(row: sqlite3.Row, ports: dict[str, int]) -> Workspace:
@@ -360,6 +411,7 @@ class StateStore:
                     f"workspace '{workspace.name}' already exists",
                     f"Pick another name, or delete it first: `nexus workspace delete {workspace.name}`.",
                 ) from None
+            _record_transition(conn, workspace.name)
         return workspace
 
     def get(self, name: str) -> Workspace:
@@ -434,12 +486,15 @@ class StateStore:
         columns["updated_at"] = utcnow().isoformat()
         assignments = ", ".join(f"{column} = ?" for column in columns)
         with self._write() as conn:
+            before = _status_of(conn, name) if "status" in columns else None
             cursor = conn.execute(
                 f"UPDATE workspaces SET {assignments}, revision = revision + 1 WHERE name = ?",
                 (*columns.values(), name),
             )
             if cursor.rowcount == 0:
                 raise workspace_not_found(name)
+            if "status" in columns and before != columns["status"]:
+                _record_transition(conn, name)
         return self.get(name)
 
     def update_metadata(self, name: str, mutate: Callable[[dict[str, Any]], None]) -> Workspace:
@@ -463,6 +518,7 @@ class StateStore:
         """Compare-and-set the status: True if it was one of ``expected`` and is now ``new``."""
         placeholders = ",".join("?" for _ in expected)
         with self._write() as conn:
+            before = _status_of(conn, name)
             cursor = conn.execute(
                 f"UPDATE workspaces SET status = ?, owner = ?, updated_at = ?, "
                 f"revision = revision + 1 WHERE name = ? AND status IN ({placeholders})",
@@ -474,12 +530,42 @@ class StateStore:
                     *[s.value for s in expected],
                 ),
             )
+            if cursor.rowcount == 1 and before != new.value:
+                _record_transition(conn, name)
             return cursor.rowcount == 1
 
     def remove(self, name: str) -> None:
         with self._write() as conn:
+            _record_transition(conn, name, DELETED)
             conn.execute("DELETE FROM ports WHERE workspace = ?", (name,))
             conn.execute("DELETE FROM workspaces WHERE name = ?", (name,))
+
+    # ---- history -----------------------------------------------------------------------------
+    def transitions(self, since: datetime, until: datetime | None = None) -> Transitions:
+        """The transitions recorded in [``since``, ``until``), and before them, for each
+        workspace, its last one before ``since`` (its status when the window opened); in the
+        order they were recorded."""
+        low = _stamp(since)
+        high = _stamp(until) if until is not None else "9999"
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT * FROM transitions WHERE (at >= ? AND at < ?) OR id IN "
+                "(SELECT MAX(id) FROM transitions WHERE at < ? GROUP BY workspace, backend) "
+                "ORDER BY id",
+                (low, high, low),
+            ).fetchall()
+        return [
+            Transition(
+                workspace=row["workspace"],
+                backend=row["backend"],
+                status=row["status"],
+                at=datetime.fromisoformat(row["at"]),
+                cpu=row["cpu"],
+                memory_gb=row["memory_gb"],
+                disk_gb=row["disk_gb"],
+            )
+            for row in rows
+        ]
 
     # ---- ports -------------------------------------------------------------------------------
     def allocate_port(

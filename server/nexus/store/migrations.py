@@ -45,4 +45,25 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE workspaces ADD COLUMN forward_agent INTEGER NOT NULL DEFAULT 0;
     """,
+    # 4: every change of a workspace's status with its resources then (`nexus usage`). No
+    # foreign key: the history outlives the record. The workspaces already there enter with
+    # their status at the upgrade (their earlier history is unknown).
+    """
+    CREATE TABLE transitions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        workspace TEXT NOT NULL,
+        backend TEXT NOT NULL,
+        status TEXT NOT NULL,
+        at TEXT NOT NULL,
+        cpu REAL,
+        memory_gb REAL,
+        disk_gb REAL
+    );
+    CREATE INDEX transitions_at ON transitions (at);
+    INSERT INTO transitions (workspace, backend, status, at, cpu, memory_gb, disk_gb)
+        SELECT name, backend, status, strftime('%Y-%m-%dT%H:%M:%f000+00:00', 'now'),
+            json_extract(resources, '$.cpu'), json_extract(resources, '$.memory_gb'),
+            json_extract(resources, '$.disk_gb')
+        FROM workspaces;
+    """,
 ]

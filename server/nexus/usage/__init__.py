@@ -1,0 +1,1 @@
+"""Usage arithmetic: resource-hours and cost estimates from the recorded status transitions."""
