@@ -19,6 +19,7 @@ from nexus.domain.backend import Backend, BackendFacts, PortAllocator
 from nexus.domain.errors import ErrorCode, NexusError
 from nexus.domain.kinds import BackendType, WorkspaceStatus
 from nexus.domain.models import (
+    AutoStop,
     BackendCapabilities,
     CreateRequest,
     ProvisionedWorkspace,
@@ -228,6 +229,12 @@ class FakeBackend:
     def unrecorded(self, recorded: set[str]) -> list[str]:
         """Workspaces it has that Nexus has no record of."""
         return sorted(set(self.resources) - recorded)
+
+    def observed_auto_stop(self, name: str) -> AutoStop | None:
+        return None  # its workspaces never stop themselves
+
+    async def keep_alive(self, workspace: Workspace) -> AutoStop | None:
+        return None
 
     async def list_resources(self) -> list[FoundResource]:
         self.calls.append(("list_resources", None))

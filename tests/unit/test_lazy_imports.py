@@ -178,7 +178,17 @@ def test_help_lists_every_command(tmp_path: Path) -> None:
     assert result.returncode == 0
     names = [line.split()[1] for line in result.stdout.splitlines() if line.startswith("│ ")]
     commands = names[names.index("version") :]
-    assert commands == ["version", "sidecar", "workspace", "sync", "lsp", "config", "ssh-config"]
+    assert commands == [
+        "version",
+        "sidecar",
+        "workspace",
+        "sync",
+        "lsp",
+        "usage",
+        "doctor",
+        "config",
+        "ssh-config",
+    ]
 
 
 def test_the_default_config_enables_every_backend() -> None:

@@ -15,6 +15,8 @@ COMMAND_GROUPS: dict[str, tuple[str, str]] = {
     "workspace": ("nexus.cli.workspace", "workspace_app"),
     "sync": ("nexus.cli.sync_cmd", "sync_app"),
     "lsp": ("nexus.cli.lsp_cmd", "lsp_app"),
+    "usage": ("nexus.cli.usage_cmd", "usage_app"),
+    "doctor": ("nexus.cli.doctor_cmd", "doctor_app"),
     "config": ("nexus.cli.config_cmd", "config_app"),
     "ssh-config": ("nexus.cli.ssh_config_cmd", "ssh_config_app"),
 }

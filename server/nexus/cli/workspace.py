@@ -26,6 +26,7 @@ from .cp_cmd import cp as copy_files
 from .listing import endpoint as _endpoint
 from .listing import list_workspaces
 from .listing import status_text as _status_text
+from .migrate_cmd import export_cmd, import_cmd, migrate_cmd
 from .output import escape, print_json, stderr_console, stdout_console
 from .preview_cmd import preview_app
 from .runner import run as _run
@@ -81,6 +82,15 @@ def _print_workspace(ws: Workspace, title: str | None = None) -> None:
             f"disk {f'{res.disk_gb:g} GB' if res.disk_gb else '-'}",
         )
     )
+    if ws.auto_stop is not None:
+        last = ws.auto_stop.last_activity_at.astimezone().strftime("%H:%M")
+        rows.append(
+            (
+                "Auto-stop",
+                f"after {ws.auto_stop.minutes} min without activity (last at {last}; "
+                f"`nexus workspace keep-running {ws.name}` records activity now)",
+            )
+        )
     for key, value in rows:
         stdout_console.print(f"  [bold]{key:<10}[/] {value}")
 
@@ -149,6 +159,9 @@ def create(
         "--allow-alias-shadowing",
         help="Create it even if your ~/.ssh/config already has a Host nexus-NAME.",
     ),
+    over_budget: bool = typer.Option(
+        False, "--over-budget", help="Create it even if the month's budget is used up (usage.md)."
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Create a workspace and wait until it answers over SSH.
@@ -180,6 +193,7 @@ def create(
         git_url=source if source is not None and _is_git_url(source) else None,
         git_branch=branch,
         env=_parse_labels(env, what="environment variable", example="--env DEBUG=1"),
+        over_budget=over_budget,
     )
 
     overrides: list[str] = []  # lines of the user's ssh config that override Nexus's settings
@@ -208,13 +222,14 @@ def create(
         stderr_console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
 
 
-def _lifecycle(action: str, name: str, as_json: bool) -> None:
+def _lifecycle(action: str, name: str, as_json: bool, *, over_budget: bool = False) -> None:
     from .output import CliProgress
 
     async def work(service: WorkspaceService) -> Workspace:
         with CliProgress(quiet=as_json) as progress:
-            method = service.start if action == "start" else service.stop
-            return await method(name, progress)
+            if action == "start":
+                return await service.start(name, progress, over_budget=over_budget)
+            return await service.stop(name, progress)
 
     ws = _run(work)
     if as_json:
@@ -226,9 +241,15 @@ def _lifecycle(action: str, name: str, as_json: bool) -> None:
 
 
 @workspace_app.command("start")
-def start(name: str = typer.Argument(...), as_json: bool = JSON_OPTION) -> None:
+def start(
+    name: str = typer.Argument(...),
+    over_budget: bool = typer.Option(
+        False, "--over-budget", help="Start it even if the month's budget is used up (usage.md)."
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
     """Start a stopped workspace (same SSH port and host key as before)."""
-    _lifecycle("start", name, as_json)
+    _lifecycle("start", name, as_json, over_budget=over_budget)
 
 
 @workspace_app.command("stop")
@@ -372,6 +393,18 @@ def info(name: str = typer.Argument(...), as_json: bool = JSON_OPTION) -> None:
     _print_agent_warning(result.workspace)
 
 
+@workspace_app.command("keep-running")
+def keep_running(name: str = typer.Argument(...), as_json: bool = JSON_OPTION) -> None:
+    """Record activity now, so a workspace that stops itself when idle counts from now again."""
+    from ..service.auto_stop import keep_running as keep
+
+    workspace = _run(lambda service: keep(service, name))
+    if as_json:
+        print_json(workspace.public_dict())
+        return
+    stdout_console.print(f"{escape(name)}: {_status_text(workspace)}")
+
+
 @workspace_app.command(
     "exec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
 )
@@ -380,6 +413,9 @@ def exec_(
     command: list[str] = typer.Argument(..., help="The command, after `--`."),
     workdir: str | None = typer.Option(
         None, "--workdir", "-w", help="Remote working directory (default /workspace)."
+    ),
+    start_first: bool = typer.Option(
+        False, "--start", help="Start the workspace first when it is stopped (e.g. auto-stopped)."
     ),
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -410,6 +446,8 @@ def exec_(
         system ssh; a token gateway needs the built-in client's renew-and-retry)."""
         from ..service.ssh_files import token_auth
 
+        if start_first:
+            await _start_first(service, name, quiet=as_json)
         if ssh is not None and not token_auth(service.get(name)):
             ws, _ = await service.running_connection(name)  # precise errors; current ssh files
             paths, record = service.ctx.paths, AccessRecord.of(ws)
@@ -446,10 +484,21 @@ def exec_(
     raise typer.Exit(code)
 
 
-def _interactive(name: str, command: list[str] | None) -> None:
+async def _start_first(service: WorkspaceService, name: str, *, quiet: bool) -> None:
+    from ..service.auto_stop import start_if_stopped
+    from .output import CliProgress
+
+    with CliProgress(quiet=quiet) as progress:
+        if await start_if_stopped(service, name, progress) and not quiet:
+            stderr_console.print(f"Started workspace [bold]{escape(name)}[/].", highlight=False)
+
+
+def _interactive(name: str, command: list[str] | None, start_first: bool = False) -> None:
     ssh = openssh.system_ssh() or shutil.which("ssh")
 
     async def work(service: WorkspaceService) -> list[str]:
+        if start_first:
+            await _start_first(service, name, quiet=False)
         ws, _ = await service.running_connection(name)  # precise errors; current ssh files
         if ssh is None:
             raise NexusError(
@@ -479,15 +528,23 @@ def _interactive(name: str, command: list[str] | None) -> None:
 def ssh_(
     name: str = typer.Argument(...),
     command: list[str] | None = typer.Argument(None, help="Optional command, after `--`."),
+    start_first: bool = typer.Option(
+        False, "--start", help="Start the workspace first when it is stopped (e.g. auto-stopped)."
+    ),
 ) -> None:
     """Open an interactive shell in /workspace (a real TTY, through the system ssh client)."""
-    _interactive(name, command)
+    _interactive(name, command, start_first)
 
 
 @workspace_app.command("shell")
-def shell(name: str = typer.Argument(...)) -> None:
+def shell(
+    name: str = typer.Argument(...),
+    start_first: bool = typer.Option(
+        False, "--start", help="Start the workspace first when it is stopped (e.g. auto-stopped)."
+    ),
+) -> None:
     """Same as `nexus workspace ssh NAME`."""
-    _interactive(name, None)
+    _interactive(name, None, start_first)
 
 
 @workspace_app.command("open")
@@ -549,3 +606,6 @@ def open_(
 
 workspace_app.command("cp")(copy_files)
 workspace_app.add_typer(preview_app, name="preview")
+workspace_app.command("export")(export_cmd)
+workspace_app.command("import")(import_cmd)
+workspace_app.command("migrate")(migrate_cmd)

@@ -210,6 +210,7 @@ class WorkspaceService:
     # ---- create ------------------------------------------------------------------------------
     async def create(self, options: CreateOptions, progress: Progress | None = None) -> Workspace:
         from ..domain.models import CreateRequest, Workspace
+        from .budget import check_budget
         from .recovery import record_labels
 
         progress = progress or NullProgress()
@@ -222,6 +223,14 @@ class WorkspaceService:
         self._check_resources(resources)
         backend_facts = self._facts(backend_type)
         self._check_backend_options(options, backend_type, backend_facts, resources)
+        check_budget(
+            self.ctx,
+            backend_type.value,
+            progress,
+            action="create",
+            name=name,
+            over_budget=options.over_budget,
+        )
         mounts_local_folder = backend_facts.mounts_local_folder
         # a backend that syncs takes a local folder only when one is named (no cwd default)
         syncs_local_folder = backend_facts.syncs_local_folder and options.source_path is not None
@@ -536,9 +545,22 @@ class WorkspaceService:
             )
         return workspace.status
 
-    async def start(self, name: str, progress: Progress | None = None) -> Workspace:
+    async def start(
+        self, name: str, progress: Progress | None = None, *, over_budget: bool = False
+    ) -> Workspace:
         progress = progress or NullProgress()
         workspace = self.get(name)
+        if workspace.status is not WorkspaceStatus.RUNNING:
+            from .budget import check_budget
+
+            check_budget(
+                self.ctx,
+                workspace.backend.value,
+                progress,
+                action="start",
+                name=name,
+                over_budget=over_budget,
+            )
         backend = self._backend(workspace.backend)
         previous = self._claim(workspace, WorkspaceStatus.STARTING)
         try:
@@ -685,7 +707,18 @@ class WorkspaceService:
         # every backend at once: a slow or unreachable one does not hold up the others
         await asyncio.gather(*(read(b, group) for b, group in by_backend.items()))
         self.unrecorded = await self._unrecorded(set(by_backend), backend)
-        return [self._reconcile(ws, statuses.get(ws.name)) for ws in workspaces]
+        return [self._observed(self._reconcile(ws, statuses.get(ws.name))) for ws in workspaces]
+
+    def _observed(self, workspace: Workspace) -> Workspace:
+        """The record with what the last status read said beyond the status (its auto-stop)."""
+        if workspace.status is not WorkspaceStatus.RUNNING:
+            return workspace
+        auto_stop = self._backend(workspace.backend).observed_auto_stop(workspace.name)
+        return (
+            workspace
+            if auto_stop is None
+            else workspace.model_copy(update={"auto_stop": auto_stop})
+        )
 
     def _reconcile(self, workspace: Workspace, observed: WorkspaceStatus | None) -> Workspace:
         """Record what the engine says, unless an operation is in flight (it owns the status).
@@ -729,7 +762,7 @@ class WorkspaceService:
         """
         workspace = self.get(name)
         observed = await self._backend(workspace.backend).get_status(workspace)
-        return self._reconcile(workspace, observed)
+        return self._observed(self._reconcile(workspace, observed))
 
     async def info(self, name: str) -> WorkspaceInfo:
         workspace = await self.refresh(name)
@@ -865,7 +898,8 @@ class WorkspaceService:
                     backend_facts.stopped_code,
                     f"the {workspace.backend.value} {backend_facts.resource_kind} of '{name}' is "
                     "stopped (auto-stop or `workspace stop`)",
-                    f"Run `nexus workspace start {name}`.",
+                    f"Run `nexus workspace start {name}` (`exec` and `ssh` take `--start` to "
+                    "start it first).",
                 )
             if workspace.status is WorkspaceStatus.MISSING:
                 raise NexusError(
