@@ -128,8 +128,13 @@ async def test_the_sidecar_warns_before_the_auto_stop_and_reports_it(
 
         # "Keep running": activity recorded through the API, the deadline moves
         kept = await client.request("nexus/workspace/keepRunning", {"name": "nap"})
-        assert _sandbox(emulator, backend_id).last_activity_at > last
         assert datetime.fromisoformat(kept["autoStop"]["stopsAt"]) > stops_at
+        # the API buffers activity (flushed every 10 s, like the real one) before it counts
+        await _until(
+            lambda: _sandbox(emulator, backend_id).last_activity_at > last,
+            timeout=30,
+            what="the API to record the activity",
+        )
         assert _sandbox(emulator, backend_id).state == "started"
 
         await _until(

@@ -16,7 +16,15 @@ from .config import EmulatorConfig
 from .errors import ApiError, bad_request
 from .faults import FaultInjector
 from .runtime import DockerRuntime, RuntimeFailure
-from .state import LOWER_ALNUM, Sandbox, SnapshotRecord, Store, iso, random_token
+from .state import (
+    ACTIVITY_FLUSH_SECONDS,
+    LOWER_ALNUM,
+    Sandbox,
+    SnapshotRecord,
+    Store,
+    iso,
+    random_token,
+)
 from .upstream import Upstream
 
 log = logging.getLogger(__name__)
@@ -80,6 +88,7 @@ class SandboxService:
         self.forget_hooks: list[Callable[[str], None]] = []
         # "is someone using this sandbox right now?" (open SSH sessions keep it awake)
         self.activity_probes: list[Callable[[str], bool]] = []
+        self._activity_flushed_at = 0.0
         default = SnapshotRecord(
             id=str(uuid.uuid4()),
             name=config.default_snapshot,
@@ -303,7 +312,7 @@ class SandboxService:
         await self.upstream.wait_ready(port, sandbox.user)
         sandbox.ssh_port = port
         sandbox.error_reason = None
-        sandbox.touch()
+        sandbox.touch(at_once=True)
         sandbox.set_state("started")
 
     # start / stop / archive / delete -------------------------------------------
@@ -493,7 +502,12 @@ class SandboxService:
     async def reap_once(self) -> None:
         now = time.time()
         minute = self.config.minute_seconds
+        flush = now - self._activity_flushed_at >= ACTIVITY_FLUSH_SECONDS
+        if flush:
+            self._activity_flushed_at = now
         for sandbox in self.store.all():
+            if flush:
+                sandbox.flush_activity()
             with contextlib.suppress(ApiError):  # a user action may have raced us
                 await self._reap(sandbox, now, minute)
 

@@ -20,6 +20,13 @@ ALNUM = string.ascii_letters + string.digits
 LOWER_ALNUM = string.ascii_lowercase + string.digits
 
 # States in which a sandbox is settled (not in a transition).
+# Activity as the real API records it (apps/api/src/sandbox/services/sandbox-activity.service.ts):
+# a touch within the throttle of the last accepted one is dropped; accepted ones wait in a buffer
+# (Redis there) that a flush every 10 s writes to ``lastActivityAt``, which is what the sandbox DTO
+# shows and what the auto-stop check reads.
+ACTIVITY_THROTTLE_SECONDS = 5.0  # SANDBOX_ACTIVITY_THROTTLE_TTL_SECONDS
+ACTIVITY_FLUSH_SECONDS = 10.0  # the flush-activity-to-db cron
+
 STABLE_STATES = frozenset({"started", "stopped", "archived", "error", "build_failed", "paused"})
 
 
@@ -85,6 +92,8 @@ class Sandbox:
     created_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
     last_activity_at: float = field(default_factory=time.time)
+    pending_activity_at: float | None = None  # accepted, not flushed yet
+    activity_throttled_until: float = 0.0
     stopped_at: float | None = None
     # runtime side
     image: str = ""
@@ -98,8 +107,23 @@ class Sandbox:
         if state == "stopped":
             self.stopped_at = self.updated_at
 
-    def touch(self) -> None:
-        self.last_activity_at = time.time()
+    def touch(self, *, at_once: bool = False) -> None:
+        """Activity now: buffered and throttled like the real API; ``at_once`` writes it
+        through (a start, which must not be stopped for the idle time before it)."""
+        now = time.time()
+        if at_once:
+            self.last_activity_at = now
+            self.pending_activity_at = None
+            return
+        if now < self.activity_throttled_until:
+            return
+        self.activity_throttled_until = now + ACTIVITY_THROTTLE_SECONDS
+        self.pending_activity_at = now
+
+    def flush_activity(self) -> None:
+        if self.pending_activity_at is not None:
+            self.last_activity_at = max(self.last_activity_at, self.pending_activity_at)
+            self.pending_activity_at = None
 
     @property
     def in_transition(self) -> bool:

@@ -91,3 +91,19 @@ def test_no_warning_when_switched_off_and_a_deleted_workspace_is_forgotten() -> 
         [],
         [],
     )
+
+
+def test_keep_running_counts_before_the_backend_shows_it() -> None:
+    """Daytona writes recorded activity to lastActivityAt up to ~10 s later: a reading from
+    before that must not bring the old deadline (and its warning) back."""
+    tracker = AutoStopTracker(warn_minutes=5)
+    old = ws("a", WorkspaceStatus.RUNNING, T0)
+    warnings, _ = tracker.observe([old], T0 + timedelta(minutes=6))
+    assert len(warnings) == 1
+    kept = ws("a", WorkspaceStatus.RUNNING, T0 + timedelta(minutes=6))
+    tracker.kept_running(kept)
+    assert tracker.observe([old], T0 + timedelta(minutes=6, seconds=5)) == ([], [])
+    # the backend caught up, then the new deadline approaches: warned again, once
+    assert tracker.observe([kept], T0 + timedelta(minutes=7)) == ([], [])
+    warnings, _ = tracker.observe([kept], T0 + timedelta(minutes=12))
+    assert [w.stops_at for w in warnings] == [T0 + timedelta(minutes=16)]

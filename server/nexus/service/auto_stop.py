@@ -64,6 +64,9 @@ class AutoStopTracker:
         self.warn_minutes = warn_minutes
         self._counting: dict[str, AutoStop] = {}  # running, with an auto-stop, at the last look
         self._warned: set[str] = set()
+        # activity recorded through "keep running" that the backend may show only a little
+        # later (Daytona buffers it): until a reading catches up, this is the better one
+        self._kept: dict[str, AutoStop] = {}
 
     def observe(
         self, workspaces: list[Workspace], now: datetime | None = None
@@ -76,14 +79,15 @@ class AutoStopTracker:
             seen.add(ws.name)
             previous = self._counting.pop(ws.name, None)
             if ws.status is WorkspaceStatus.RUNNING and ws.auto_stop is not None:
-                self._counting[ws.name] = ws.auto_stop
-                left = ws.auto_stop.minutes_left(now)
+                auto_stop = self._caught_up(ws.name, ws.auto_stop)
+                self._counting[ws.name] = auto_stop
+                left = auto_stop.minutes_left(now)
                 if self.warn_minutes > 0 and left <= self.warn_minutes:
                     if ws.name not in self._warned:
                         self._warned.add(ws.name)
                         warnings.append(
                             AutoStopWarning(
-                                ws.name, ws.backend.value, ws.auto_stop.stops_at, max(1, ceil(left))
+                                ws.name, ws.backend.value, auto_stop.stops_at, max(1, ceil(left))
                             )
                         )
                 else:
@@ -92,6 +96,7 @@ class AutoStopTracker:
             if ws.status is WorkspaceStatus.RUNNING:
                 continue  # its auto-stop was not read this time: keep what was known
             self._warned.discard(ws.name)
+            self._kept.pop(ws.name, None)
             if (
                 ws.status is WorkspaceStatus.STOPPED
                 and previous is not None
@@ -101,13 +106,24 @@ class AutoStopTracker:
         for name in set(self._counting) - seen:  # deleted
             del self._counting[name]
             self._warned.discard(name)
+            self._kept.pop(name, None)
         return warnings, stopped
+
+    def _caught_up(self, name: str, observed: AutoStop) -> AutoStop:
+        kept = self._kept.get(name)
+        if kept is None:
+            return observed
+        if observed.last_activity_at >= kept.last_activity_at:
+            del self._kept[name]  # the backend shows it now
+            return observed
+        return observed.model_copy(update={"last_activity_at": kept.last_activity_at})
 
     def kept_running(self, workspace: Workspace) -> None:
         """The user chose "keep running": the next approach of the new deadline warns again."""
         self._warned.discard(workspace.name)
         if workspace.auto_stop is not None:
             self._counting[workspace.name] = workspace.auto_stop
+            self._kept[workspace.name] = workspace.auto_stop
 
 
 async def keep_running(service: WorkspaceService, name: str) -> Workspace:

@@ -17,6 +17,7 @@ from typing import Any, Protocol, TypeVar
 from ...asyncutil import run_blocking
 from ...config.schema import DaytonaSettings
 from ...domain.errors import ErrorCode, NexusError
+from ...domain.kinds import utcnow
 from ...domain.lsp import LanguageServerLink
 from ...domain.models import (
     AutoStop,
@@ -558,9 +559,13 @@ class DaytonaBackend:
 
         def _touch() -> AutoStop | None:
             sandbox = self._require_sandbox(workspace)
+            asked = utcnow()
             errors.call(sandbox.refresh_activity, "record activity in the sandbox")
-            sandbox = self._require_sandbox(workspace)
-            found = auto_stop_of(sandbox)
+            found = auto_stop_of(self._require_sandbox(workspace))
+            if found is not None and found.last_activity_at < asked:
+                # the API buffers activity and writes it to lastActivityAt every ~10 s: until
+                # then it shows the time before ours, but ours is what will count
+                found = found.model_copy(update={"last_activity_at": asked})
             self._auto_stops[workspace.name] = found
             return found
 
