@@ -90,8 +90,10 @@ class SidecarClient(LanguageClient):
         return [value.kind for value in self.progress_reports.get(token, [])]
 
 
-async def start_client(env: dict[str, str], cwd: Path) -> SidecarClient:
-    client = SidecarClient()
+async def start_client(
+    env: dict[str, str], cwd: Path, client: SidecarClient | None = None
+) -> SidecarClient:
+    client = client or SidecarClient()
     await client.start_io(*SERVER_COMMAND, env=env, cwd=str(cwd))
     await client.initialize_session(
         types.InitializeParams(

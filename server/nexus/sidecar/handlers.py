@@ -331,6 +331,38 @@ async def preview_list(ls: NexusSidecar, params: p.PreviewListParams) -> p.JsonO
     }
 
 
+# ---- living with workspaces ---------------------------------------------------------------------
+async def usage(ls: NexusSidecar, params: p.UsageParams) -> p.JsonObject:
+    from ..service.usage import usage_report
+
+    report = await usage_report(ls.service, params.since, workspace=params.workspace)
+    return report.to_json_dict()
+
+
+async def doctor(ls: NexusSidecar, params: p.DoctorParams) -> p.JsonObject:
+    from ..service.doctor import run_doctor
+
+    report = await run_doctor(ls.service.ctx, fix=params.fix, offline=params.offline)
+    return report.to_json_dict()
+
+
+async def migrate_workspace(ls: NexusSidecar, params: p.MigrateParams) -> p.JsonObject:
+    from ..service.migration import migrate_workspace as migrate
+
+    async with work_done(
+        ls, params.work_done_token, f"Migrating workspace {params.name}"
+    ) as progress:
+        result = await migrate(
+            ls.service,
+            params.name,
+            params.to_backend,
+            new_name=params.new_name,
+            keep_source=params.keep_source,
+            progress=progress,
+        )
+    return result.to_json_dict()
+
+
 METHODS: list[tuple[str, type[p.Params], Handler[Any], bool]] = [
     (p.WORKSPACE_LIST, p.ListParams, list_workspaces, False),
     (p.WORKSPACE_GET, p.NameParams, get_workspace, False),
@@ -356,6 +388,9 @@ METHODS: list[tuple[str, type[p.Params], Handler[Any], bool]] = [
     (p.PREVIEW_OPEN, p.PreviewParams, preview_open, True),
     (p.PREVIEW_CLOSE, p.PreviewCloseParams, preview_close, False),
     (p.PREVIEW_LIST, p.PreviewListParams, preview_list, False),
+    (p.WORKSPACE_MIGRATE, p.MigrateParams, migrate_workspace, True),
+    (p.USAGE, p.UsageParams, usage, False),
+    (p.DOCTOR, p.DoctorParams, doctor, True),
 ]
 
 

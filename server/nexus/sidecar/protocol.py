@@ -41,6 +41,9 @@ PREVIEW_OPEN = "nexus/preview/open"
 PREVIEW_CLOSE = "nexus/preview/close"
 PREVIEW_LIST = "nexus/preview/list"
 WORKSPACE_KEEP_RUNNING = "nexus/workspace/keepRunning"
+WORKSPACE_MIGRATE = "nexus/workspace/migrate"
+USAGE = "nexus/usage"
+DOCTOR = "nexus/doctor"
 
 # ---- notifications (server -> client) -----------------------------------------------------------
 WORKSPACE_DID_CHANGE_STATE = "nexus/workspace/didChangeState"
@@ -48,6 +51,7 @@ WORKSPACE_DID_OUTPUT = "nexus/workspace/didOutput"
 SYNC_DID_CHANGE = "nexus/sync/didChange"
 WORKSPACE_AUTO_STOP_WARNING = "nexus/workspace/autoStopWarning"
 WORKSPACE_AUTO_STOPPED = "nexus/workspace/autoStopped"
+BUDGET_DID_CHANGE = "nexus/budget/didChange"
 
 LogLevel = Literal["error", "warning", "info", "debug"]
 ProgressToken = int | str
@@ -190,6 +194,23 @@ class SyncStatusParams(Params):
     workspace: str | None = None  # None: every workspace that syncs
 
 
+class UsageParams(Params):
+    since: str | None = None  # "7d", "24h", "2w", "YYYY-MM-DD"; None: the month so far
+    workspace: str | None = None
+
+
+class DoctorParams(Params):
+    fix: bool = False
+    offline: bool = False
+
+
+class MigrateParams(WorkDoneParams):
+    name: str
+    to_backend: BackendType
+    new_name: str | None = None  # default "<name>-<backend>"
+    keep_source: bool = False
+
+
 # ---- results and notification params (camelCase dicts) -----------------------------------------
 JsonObject = dict[str, Any]
 
@@ -237,3 +258,13 @@ class DidChangeSyncParams(TypedDict):
     previousState: str | None
     conflictCount: int
     report: JsonObject  # SyncReport.to_json_dict()
+
+
+class BudgetDidChangeParams(TypedDict):
+    state: str  # "ok", "warn", "exceeded" ("none": the budget was removed)
+    previousState: str | None
+    usedPercent: float | None
+    cost: float  # the month to date
+    forecast: float  # to the end of the month
+    monthly: float | None
+    currency: str

@@ -30,7 +30,13 @@ from ..service.context import NexusContext
 from ..service.workspaces import WorkspaceService
 from . import protocol
 from .auto_stop_watcher import AutoStopWatcher
-from .protocol import DidChangeStateParams, DidChangeSyncParams, InitializationOptions
+from .budget_watcher import BudgetWatcher
+from .protocol import (
+    BudgetDidChangeParams,
+    DidChangeStateParams,
+    DidChangeSyncParams,
+    InitializationOptions,
+)
 from .stdio import PipeReader, stdin_reader
 from .sync_watcher import SyncWatcher
 from .watcher import StoreWatcher
@@ -169,6 +175,7 @@ class NexusSidecar(LanguageServer):
         self.watcher: StoreWatcher | None = None
         self.sync_watcher: SyncWatcher | None = None
         self.auto_stop_watcher: AutoStopWatcher | None = None
+        self.budget_watcher: BudgetWatcher | None = None
         self.operations: set[asyncio.Task[Any]] = set()
         self._context: NexusContext | None = None
         self._service: WorkspaceService | None = None
@@ -200,6 +207,8 @@ class NexusSidecar(LanguageServer):
         self.protocol.notify(protocol.WORKSPACE_DID_CHANGE_STATE, change)
         if self.sync_watcher is not None:  # a stop pauses its sync, a delete ends it
             self.sync_watcher.poke()
+        if self.budget_watcher is not None:  # a create or start moves the month's cost
+            self.budget_watcher.poke()
 
     def notify_sync(self, change: DidChangeSyncParams) -> None:
         self.protocol.notify(protocol.SYNC_DID_CHANGE, change)
@@ -209,6 +218,19 @@ class NexusSidecar(LanguageServer):
 
     def notify_auto_stopped(self, notice: AutoStopped) -> None:
         self.protocol.notify(protocol.WORKSPACE_AUTO_STOPPED, notice.to_json_dict())
+
+    def notify_budget(self, change: BudgetDidChangeParams) -> None:
+        self.protocol.notify(protocol.BUDGET_DID_CHANGE, change)
+
+    async def stop_watchers(self) -> None:
+        for watcher in (
+            self.watcher,
+            self.sync_watcher,
+            self.auto_stop_watcher,
+            self.budget_watcher,
+        ):
+            if watcher is not None:
+                await watcher.stop()
 
     # ---- long operations: tracked so shutdown can cancel them and wait for their cleanup -----
     async def track(self, operation: Callable[[], Awaitable[Any]]) -> Any:
@@ -304,12 +326,7 @@ class NexusSidecar(LanguageServer):
             log.info("end of input: stopping")
         finally:
             await self.drain()
-            if self.watcher is not None:
-                await self.watcher.stop()
-            if self.sync_watcher is not None:
-                await self.sync_watcher.stop()
-            if self.auto_stop_watcher is not None:
-                await self.auto_stop_watcher.stop()
+            await self.stop_watchers()
             if isinstance(reader, PipeReader):
                 reader.close()
 
@@ -351,16 +368,13 @@ def build_server() -> NexusSidecar:
             lambda: ls.service, ls.notify_auto_stop_warning, ls.notify_auto_stopped
         )
         ls.auto_stop_watcher.start()
+        ls.budget_watcher = BudgetWatcher(lambda: ls.service, ls.notify_budget)
+        ls.budget_watcher.start()
 
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls: NexusSidecar, params: None) -> None:
         await ls.drain()
-        if ls.watcher is not None:
-            await ls.watcher.stop()
-        if ls.sync_watcher is not None:
-            await ls.sync_watcher.stop()
-        if ls.auto_stop_watcher is not None:
-            await ls.auto_stop_watcher.stop()
+        await ls.stop_watchers()
 
     handlers.register(server)
     return server
