@@ -11,6 +11,7 @@ import tarfile
 from pathlib import Path
 
 from tests.conftest import NEXUS_BIN, NexusEnv
+from tests.daytona_emulator import EmulatorThread
 
 from .conftest import (
     TREE,
@@ -337,3 +338,42 @@ def test_a_read_only_repository_moves_too(project: Project) -> None:
     assert sh(env, "ro-daytona", "git symbolic-ref --short HEAD").strip() == "main"
     assert sh(env, "ro-daytona", "cat fresh.txt") == "new\n"
     assert sh(env, "ro-daytona", TREE).strip() == tree
+
+
+def test_env_moves_with_the_workspace(daytona_env: NexusEnv, emulator: EmulatorThread) -> None:
+    """The variables given with --env at create come along, to either backend."""
+    env = daytona_env
+    ok(env.run("workspace", "create", "withenv", "--backend", "daytona", "--env", "GREETING=hi"))
+    exported = env.home / "withenv.nexus"
+    ok(env.run("workspace", "export", "withenv", "-o", str(exported)))
+    imported = json.loads(
+        ok(
+            env.run(
+                "workspace",
+                "import",
+                "again",
+                "--backend",
+                "daytona",
+                "-i",
+                str(exported),
+                "--json",
+            )
+        ).stdout
+    )
+    backend_id = imported["workspace"]["backendId"]
+    sandbox = next(s for s in emulator.emulator.store.all() if s.id == backend_id)
+    assert sandbox.env.get("GREETING") == "hi"
+    ok(
+        env.run(
+            "workspace",
+            "migrate",
+            "again",
+            "--to-backend",
+            "docker",
+            "--name",
+            "local",
+            "--folder",
+            str(env.home / "local-here"),
+        )
+    )
+    assert sh(env, "local", "printenv GREETING") == "hi\n"

@@ -308,7 +308,8 @@ class WorkspaceService:
                 host_key=provisioned.ssh.host_key,
                 image=provisioned.image,
                 remote_path=provisioned.remote_path or REMOTE_PATH,
-                metadata={**self.get(name).metadata, **provisioned.metadata},
+                # the --env variables too, so an export can carry them (the store is private)
+                metadata={**self.get(name).metadata, **provisioned.metadata, "env": request.env},
             )
             progress.step("ssh", "Waiting for SSH")
             await self._refresh_files_waiting_ssh(self.get(name))

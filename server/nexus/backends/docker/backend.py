@@ -255,6 +255,8 @@ class DockerBackend:
         owned = [bind.target for bind in binds if bind.source is None]
         if owned:  # the entrypoint gives these to the workspace user (one path per line)
             environment["NEXUS_OWNED_DIRS"] = "\n".join(owned)
+        if request.env:  # the entrypoint passes these to every SSH session (one name per line)
+            environment["NEXUS_ENV_NAMES"] = "\n".join(request.env)
         labels = {
             LABEL_WORKSPACE: request.name,
             LABEL_INSTALLATION: self._installation_id,

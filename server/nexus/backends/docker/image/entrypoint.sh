@@ -23,5 +23,29 @@ if [ -n "${NEXUS_OWNED_DIRS:-}" ]; then
     [ -n "$dir" ] && [ -d "$dir" ] && chown nexus:nexus "$dir"
   done
 fi
+# The variables given with `create --env`: sshd hands them to every session (exec, ssh, the
+# editor's), through SetEnv lines in a file of their own (OpenSSH 8.7+; an older sshd rejects
+# the directive, and then the file is left out rather than the workspace left without sshd).
 mkdir -p /run/sshd
+env_conf=/etc/ssh/nexus_env.conf
+sed -i "\\|^Include $env_conf\$|d" /etc/ssh/sshd_config
+if [ -n "${NEXUS_ENV_NAMES:-}" ]; then
+  # one SetEnv line with every variable: sshd keeps only the first SetEnv it reads
+  nl='
+'
+  printf '%s\n' "$NEXUS_ENV_NAMES" | while IFS= read -r name; do
+    case "$name" in '' | [!A-Za-z_]* | *[!A-Za-z0-9_]*) continue ;; esac
+    value="$(printenv "$name")" || continue
+    case "$value" in *"$nl"*) echo "nexus: $name has a line break: not passed to sessions" >&2; continue ;; esac
+    escaped="$(printf '%s' "$value" | sed 's/\\/\\\\/g; s/"/\\"/g')"
+    printf ' "%s=%s"' "$name" "$escaped"
+  done > "$env_conf.values"
+  { printf 'SetEnv'; cat "$env_conf.values"; printf '\n'; } > "$env_conf"
+  rm -f "$env_conf.values"
+  sed -i "1i Include $env_conf" /etc/ssh/sshd_config
+  if ! /usr/sbin/sshd -t 2>/dev/null; then
+    sed -i "\\|^Include $env_conf\$|d" /etc/ssh/sshd_config
+    echo "nexus: this sshd cannot pass --env variables to sessions (SetEnv needs OpenSSH 8.7+)" >&2
+  fi
+fi
 exec /usr/sbin/sshd -D -e
