@@ -236,11 +236,20 @@ async def run(
             asyncio.create_task(_pump(process.stderr, stderr)),
             asyncio.create_task(_feed_stdin(process, stdin)),
         ]
+        closed = asyncio.create_task(process.wait_closed())
+        pumps = tasks[:2]
         try:
-            await process.wait_closed()
-            await asyncio.gather(*tasks[:2])
+            # a sink that fails (a full disk, output refused) ends the command: no waiting for
+            # a remote side that may never stop sending
+            await asyncio.wait({closed, *pumps}, return_when=asyncio.FIRST_EXCEPTION)
+            for pump in pumps:
+                if pump.done() and not pump.cancelled() and pump.exception() is not None:
+                    process.close()
+                    await pump  # raises the sink's error
+            await closed
+            await asyncio.gather(*pumps)
         finally:
-            for task in tasks:
+            for task in (*tasks, closed):
                 if not task.done():
                     task.cancel()
         if process.exit_status is None and not process.exit_signal:

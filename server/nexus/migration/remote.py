@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Protocol
 
 from ..access import exec as ssh_exec
 from ..domain.errors import ErrorCode, NexusError
@@ -17,6 +17,13 @@ from ..domain.errors import ErrorCode, NexusError
 if TYPE_CHECKING:
     from ..domain.models import SSHConnection, Workspace
     from ..service.workspaces import WorkspaceService
+
+
+class Writer(Protocol):
+    """Where a command's stdout goes when it is not captured (a file, a guarded file)."""
+
+    def write(self, chunk: bytes, /) -> object: ...
+
 
 MAX_CAPTURE = 1 << 16  # bytes of stdout / stderr kept when they are not written to a file
 
@@ -69,7 +76,7 @@ class Remote:
         script: str,
         *args: str,
         stdin: Callable[[], Iterator[bytes]] | None = None,
-        stdout: BinaryIO | None = None,
+        stdout: Writer | None = None,
     ) -> Outcome:
         try:
             return await self._run(script, args, stdin, stdout)
@@ -84,7 +91,7 @@ class Remote:
         script: str,
         args: tuple[str, ...],
         stdin: Callable[[], Iterator[bytes]] | None,
-        stdout: BinaryIO | None,
+        stdout: Writer | None,
     ) -> Outcome:
         out, err = _Capture(), _Capture()
         reader: asyncio.StreamReader | None = None

@@ -25,6 +25,7 @@ from ..domain.kinds import BackendType
 from ..domain.names import validate_name
 from ..domain.progress import NullProgress, Progress
 from ..migration import scripts
+from ..migration.disk_guard import DiskGuard
 from ..migration.manifest import BUNDLE_NAME, WORKTREE_NAME, Manifest, valid_branch
 from ..paths import ensure_dir
 from .backends import facts
@@ -189,7 +190,8 @@ async def export_workspace(
             progress.step("download", f"Reading {member} from {name}")
             target = local / member
             with target.open("wb") as handle:
-                got = await remote.run(scripts.CAT, remote_dir, member, stdout=handle)
+                guarded = DiskGuard(handle, local, f"reading {member} from {name}")
+                got = await remote.run(scripts.CAT, remote_dir, member, stdout=guarded)
             if got.code != 0:
                 raise _script_failed(name, f"reading {member}", got)
             files.append(target)
