@@ -2,11 +2,14 @@
 
 The end-to-end run uses code-server (a real VS Code) driven by Playwright in Debian's Chromium,
 with the built .vsix installed, the real sidecar and a real Docker engine: it runs
-"Nexus: Create Workspace" from the palette, sees the workspace in the tree, follows a stop made
-from a terminal, opens it (the vscode.openFolder URI is recorded, Remote-SSH cannot run there),
-runs a command, opens a preview of a web server started in it ("Nexus: Open Preview…"; the URL
-handed to openExternal is recorded and fetched) and closes it, deletes it and cancels a second
-create. Screenshots go to test-artifacts/.
+"Nexus: Create Workspace" from the palette, sees the workspace in the tree, clicks the status bar
+item, right-clicks the running (and later the stopped) workspace, opens a terminal into it and
+runs a command there, follows a stop made from a terminal, opens it (the vscode.openFolder URI is
+recorded, Remote-SSH cannot run there), runs a command, opens a preview of a web server started
+in it ("Nexus: Open Preview…"; the URL handed to openExternal is recorded and fetched) and closes
+it, syncs a folder with it (pause, flush, resume, one conflict warning that a sidecar restart
+does not repeat), breaks and fixes `nexus.sidecar.command` (one message, the welcome view),
+deletes it and cancels a second create. Screenshots go to test-artifacts/.
 """
 
 from __future__ import annotations
@@ -86,3 +89,27 @@ def test_end_to_end_in_a_real_vscode(installed: None) -> None:
     assert external["command"] == "openExternal"
     assert report["preview"]["url"] == external["url"]
     assert f"nexus-preview-e2e-{report['workspace']}" in report["preview"]["body"]
+    ws = report["workspace"]
+    shots = {p.stem.split("-", 1)[1] for p in ARTIFACTS.glob("*.png")}
+    for shot in (
+        "status-bar-actions",
+        "menu-running",
+        "menu-stopped",
+        "terminal-command",
+        "sync-watching",
+        "sync-paused",
+        "sync-conflict-warning",
+        "sidecar-broken-welcome",
+        "sidecar-fixed",
+        "preview-opened",
+    ):
+        assert shot in shots, f"no screenshot {shot} in {ARTIFACTS}"
+    assert report["statusBar"]["text"].endswith("Nexus")
+    assert f"Nexus: {ws}" in report["terminal"]["tabs"]
+    assert any(line.startswith(f"nexus-term-42 in {ws}") for line in report["terminal"]["output"])
+    running, stopped = report["menus"]["running"], report["menus"]["stopped"]
+    assert "Stop Workspace" in running and "Start Workspace" not in running
+    assert "Start Workspace" in stopped
+    assert not {"Stop Workspace", "Open in New Window", "Open Terminal"} & set(stopped)
+    assert report["sync"] == {"conflictWarnings": 1, "warningsAfterRestart": 1}
+    assert "nexus.sidecar.command" in report["brokenSidecar"]["message"]

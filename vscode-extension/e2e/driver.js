@@ -58,6 +58,11 @@ let shot = 0;
 const steps = [];
 let cancelOutcome = 'not run';
 let previewResult = null;
+let statusBar = null;
+let terminal = null;
+const menus = {};
+let syncResult = null;
+let brokenSidecar = null;
 
 async function screenshot(page, label) {
     shot += 1;
@@ -69,7 +74,8 @@ async function screenshot(page, label) {
 /** result.json is rewritten after every step, so a run killed half-way still names its workspace. */
 function saveResult(ok, error) {
     fs.writeFileSync(path.join(art, 'result.json'), JSON.stringify({
-        ok, workspace: name, backend, error, cancel: cancelOutcome, preview: previewResult, steps, seconds: (Date.now() - t0) / 1000,
+        ok, workspace: name, backend, error, cancel: cancelOutcome, preview: previewResult, statusBar, terminal, menus, sync: syncResult,
+        brokenSidecar, steps, seconds: (Date.now() - t0) / 1000,
     }, null, 2) + '\n');
 }
 
@@ -156,6 +162,66 @@ async function showNexusView(page) {
     await page.locator('.pane-header[aria-label^="Nexus Workspaces"]').first().waitFor({ state: 'attached', timeout: 20000 });
 }
 
+/** Right-clicks `row` and returns the labels of its context menu (the menu stays open). */
+async function openRowMenu(page, row) {
+    await row.click({ button: 'right' });
+    const menu = page.locator('.context-view .monaco-menu').first();
+    await menu.waitFor({ timeout: 10000 });
+    await page.waitForTimeout(300);
+    return (await menu.locator('.action-label').allInnerTexts()).map((t) => t.trim()).filter(Boolean);
+}
+
+/** Clicks `label` in `row`'s context menu. */
+async function rowMenuAction(page, row, label) {
+    const labels = await openRowMenu(page, row);
+    if (!labels.includes(label)) {
+        await page.keyboard.press('Escape');
+        throw new Error(`"${label}" is not in the context menu: ${labels.join(', ')}`);
+    }
+    await page.locator('.context-view .monaco-menu .action-item', { hasText: label }).first().click();
+}
+
+/** Checks that a context menu shows `want` and none of `not`. */
+function expectMenu(labels, want, not, what) {
+    const missing = want.filter((l) => !labels.includes(l));
+    const extra = not.filter((l) => labels.includes(l));
+    if (missing.length || extra.length) {
+        throw new Error(`context menu of ${what}: missing ${JSON.stringify(missing)}, unexpected ${JSON.stringify(extra)} (got ${JSON.stringify(labels)})`);
+    }
+}
+
+/** Items of the notification center whose text contains `text` (opens and closes the center). */
+async function notificationCount(page, text) {
+    await runCommand(page, 'Notifications: Show Notifications');
+    const center = page.locator('.notifications-center');
+    await center.first().waitFor({ timeout: 10000 });
+    await page.waitForTimeout(300);
+    const n = await center.locator('.notification-list-item', { hasText: text }).count();
+    const hide = center.locator('.action-label[aria-label^="Hide Notifications"]').first();
+    if (await hide.isVisible().catch(() => false)) {
+        await hide.click();
+    } else {
+        await page.keyboard.press('Escape');
+    }
+    await center.first().waitFor({ state: 'hidden', timeout: 10000 }).catch(() => log('the notification center stayed open'));
+    return n;
+}
+
+/** Sets `nexus.sidecar.command` in the User and Machine settings files (code-server re-reads them). */
+function setSidecarCommand(value) {
+    for (const dir of ['User', 'Machine']) {
+        const file = path.join(runDir, 'ud', dir, 'settings.json');
+        const settings = JSON.parse(fs.readFileSync(file, 'utf8'));
+        settings['nexus.sidecar.command'] = value;
+        fs.writeFileSync(file, JSON.stringify(settings, null, 2) + '\n');
+    }
+}
+
+function hidePanel(page) {
+    return page.locator('.part.panel .action-label[aria-label^="Hide Panel"], .part.panel .action-label[aria-label^="Close Panel"]')
+        .first().click({ timeout: 5000 }).catch(() => log('could not hide the panel'));
+}
+
 (async () => {
     const profile = fs.mkdtempSync(path.join(runDir || art, 'chrome-'));
     const ctx = await chromium.launchPersistentContext(profile, {
@@ -209,6 +275,55 @@ async function showNexusView(page) {
             await screenshot(page, 'tree-running');
         });
 
+        await step('the status bar item shows the sidecar; a click offers actions', async () => {
+            const item = page.locator('.part.statusbar .statusbar-item', { hasText: 'Nexus' }).first();
+            await item.waitFor({ timeout: 30000 });
+            const label = (await item.innerText()).trim();
+            const aria = await item.locator('a, .statusbar-item-label').first().getAttribute('aria-label').catch(() => null);
+            log(`status bar item: ${JSON.stringify(label)} (${aria})`);
+            await item.click();
+            for (const action of ['Show Logs', 'Restart Sidecar', 'Open Terminal']) {
+                await page.locator('.quick-input-list .monaco-list-row', { hasText: action }).first().waitFor({ timeout: 15000 });
+            }
+            await screenshot(page, 'status-bar-actions');
+            await page.keyboard.press('Escape');
+            statusBar = { text: label, ariaLabel: aria };
+        });
+
+        await step('the context menu of a running workspace offers Stop, not Start', async () => {
+            const labels = await openRowMenu(page, treeRow(page).first());
+            await screenshot(page, 'menu-running');
+            await page.keyboard.press('Escape');
+            expectMenu(labels, ['Open in New Window', 'Open Terminal', 'Stop Workspace', 'Delete Workspace'], ['Start Workspace'], 'a running workspace');
+            menus.running = labels;
+        });
+
+        // the terminal runs the real `nexus workspace ssh` (the fake sidecar has no CLI)
+        if (cli) {
+            await step('Open Terminal: a shell in the workspace runs a command', async () => {
+                const row = treeRow(page).first();
+                await row.hover();
+                await row.locator('.action-label[aria-label="Open Terminal"]').click({ timeout: 10000 });
+                const screen = page.locator('.part.panel .terminal-wrapper .xterm-rows');
+                await screen.first().waitFor({ timeout: 30000 });
+                // the workspace's shell prompt (its cwd is /workspace) before typing
+                await screen.filter({ hasText: '/workspace' }).first().waitFor({ timeout: 60000 })
+                    .catch(() => log('no prompt with /workspace seen; typing anyway'));
+                await page.locator('.part.panel .terminal-wrapper .xterm').first().click();
+                await page.keyboard.type('echo nexus-term-$((6*7)) in $(hostname)');
+                await page.keyboard.press('Enter');
+                await screen.filter({ hasText: 'nexus-term-42 in' }).first().waitFor({ timeout: 30000 });
+                const tab = await page.locator('.part.panel .terminal-tabs-entry, .part.panel .single-terminal-tab').allInnerTexts().catch(() => []);
+                terminal = { tabs: tab.map((t) => t.trim()), output: (await screen.first().innerText()).split('\n').filter((l) => l.includes('nexus-term-42')) };
+                log('terminal', JSON.stringify(terminal));
+                await screenshot(page, 'terminal-command');
+                await page.keyboard.type('exit');
+                await page.keyboard.press('Enter');
+                await page.waitForTimeout(500);
+                await hidePanel(page);
+            });
+        }
+
         await step('Open in New Window (inline action, recorded)', async () => {
             const row = treeRow(page).first();
             await row.hover();
@@ -237,6 +352,11 @@ async function showNexusView(page) {
                 execSync(cmd, { stdio: 'inherit', timeout: 300000 });
                 await treeRow(page).filter({ hasText: 'stopped' }).first().waitFor({ timeout: 60000 });
                 await screenshot(page, 'tree-stopped-from-terminal');
+                const labels = await openRowMenu(page, treeRow(page).first());
+                await screenshot(page, 'menu-stopped');
+                await page.keyboard.press('Escape');
+                expectMenu(labels, ['Start Workspace', 'Delete Workspace', 'Show Info'], ['Stop Workspace', 'Open in New Window', 'Open Terminal'], 'a stopped workspace');
+                menus.stopped = labels;
                 const row = treeRow(page).first();
                 await row.hover();
                 await row.locator('.action-label[aria-label="Start Workspace"]').click({ timeout: 10000 });
@@ -312,6 +432,36 @@ async function showNexusView(page) {
             });
         }
 
+        if (cli && process.env.NEXUS_MUTAGEN && backend === 'docker') {
+            await step('sync: the row shows its state; pause, flush and resume from its menu; a conflict warns once', async () => {
+                const local = path.join(runDir, 'sync-src');
+                fs.mkdirSync(local, { recursive: true });
+                fs.writeFileSync(path.join(local, 'a.txt'), 'base\n');
+                execFileSync(cli, ['sync', 'start', name, '--local', local, '--remote', '/home/nexus/src'], { stdio: 'inherit', timeout: 240000 });
+                const row = () => treeRow(page).first();
+                await treeRow(page).filter({ hasText: 'sync: watching' }).first().waitFor({ timeout: 60000 });
+                await screenshot(page, 'sync-watching');
+                await rowMenuAction(page, row(), 'Flush Sync');
+                await page.locator('.notifications-toasts .notification-toast', { hasText: `Sync of "${name}" flushed` }).first().waitFor({ timeout: 120000 });
+                await rowMenuAction(page, row(), 'Pause Sync');
+                await treeRow(page).filter({ hasText: 'sync paused' }).first().waitFor({ timeout: 60000 });
+                await screenshot(page, 'sync-paused');
+                // both sides change a.txt while paused: a conflict once it resumes
+                fs.writeFileSync(path.join(local, 'a.txt'), 'changed on this machine\n');
+                execFileSync(cli, ['workspace', 'exec', name, '--', 'echo changed in the workspace > /home/nexus/src/a.txt'], { stdio: 'inherit', timeout: 120000 });
+                await rowMenuAction(page, row(), 'Resume Sync');
+                await treeRow(page).filter({ hasText: '1 conflict' }).first().waitFor({ timeout: 120000 });
+                const warning = page.locator('.notifications-toasts .notification-toast', { hasText: `Sync of "${name}" has 1 conflict.` });
+                await warning.first().waitFor({ timeout: 30000 });
+                await page.waitForTimeout(500);
+                await screenshot(page, 'sync-conflict-warning');
+                syncResult = { conflictWarnings: await notificationCount(page, `Sync of "${name}" has 1 conflict.`) };
+                if (syncResult.conflictWarnings !== 1) {
+                    throw new Error(`expected one conflict warning, got ${syncResult.conflictWarnings}`);
+                }
+            });
+        }
+
         await step('Nexus: Restart Sidecar keeps the tree', async () => {
             const before = fs.existsSync(logFile()) ? fs.readFileSync(logFile(), 'utf8').split('sidecar ready').length : 0;
             await runCommand(page, 'Nexus: Restart Sidecar');
@@ -323,6 +473,46 @@ async function showNexusView(page) {
                 throw new Error('the sidecar did not come back after Restart Sidecar');
             }
             await treeRow(page).filter({ hasText: 'running' }).first().waitFor({ timeout: 30000 });
+            if (syncResult) {
+                // the sync comes back in conflict: no second warning after a sidecar restart
+                await treeRow(page).filter({ hasText: '1 conflict' }).first().waitFor({ timeout: 60000 });
+                await page.waitForTimeout(3000);
+                syncResult.warningsAfterRestart = await notificationCount(page, `Sync of "${name}" has 1 conflict.`);
+                if (syncResult.warningsAfterRestart !== 1) {
+                    throw new Error(`a sidecar restart warned again about the conflict (${syncResult.warningsAfterRestart} warnings)`);
+                }
+                await screenshot(page, 'sync-after-restart');
+            }
+        });
+
+        await step('a broken nexus.sidecar.command: one message and the welcome view; fixing it brings the tree back', async () => {
+            await runCommand(page, 'Notifications: Clear All Notifications');
+            const good = JSON.parse(fs.readFileSync(path.join(runDir, 'ud', 'User', 'settings.json'), 'utf8'))['nexus.sidecar.command'];
+            setSidecarCommand('/nonexistent/nexus-sidecar');
+            const welcome = page.locator('.pane-body .welcome-view-content', { hasText: 'The Nexus sidecar is not running' });
+            await welcome.first().waitFor({ timeout: 60000 });
+            for (const button of ['Open Settings', 'Restart Sidecar']) {
+                await welcome.first().locator('.monaco-button', { hasText: button }).first().waitFor({ timeout: 10000 });
+            }
+            await page.locator('.notifications-toasts .notification-toast', { hasText: 'nexus.sidecar.command' }).first().waitFor({ timeout: 30000 });
+            await page.waitForTimeout(3000); // a second toast would have come by now
+            const toasts = (await page.locator('.notifications-toasts .notification-toast').allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').trim());
+            await screenshot(page, 'sidecar-broken-welcome');
+            if (toasts.some((t) => /couldn't create connection|connection to server|Server initialization failed/i.test(t))) {
+                throw new Error(`a language client toast showed: ${JSON.stringify(toasts)}`);
+            }
+            const sidecarToasts = toasts.filter((t) => /sidecar/i.test(t));
+            if (sidecarToasts.length !== 1) {
+                throw new Error(`expected one sidecar message, got ${JSON.stringify(toasts)}`);
+            }
+            if (await treeRow(page).count()) {
+                throw new Error('the tree still lists workspaces while the sidecar is down');
+            }
+            brokenSidecar = { message: sidecarToasts[0] };
+            await runCommand(page, 'Notifications: Clear All Notifications');
+            setSidecarCommand(good);
+            await treeRow(page).filter({ hasText: 'running' }).first().waitFor({ timeout: 60000 });
+            await screenshot(page, 'sidecar-fixed');
         });
 
         await step('Nexus: Delete Workspace (confirmed) and the tree row goes', async () => {

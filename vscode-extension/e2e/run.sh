@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end test of the extension in a real VS Code (code-server, driven by Playwright with
-# the system Chromium): create a workspace from the palette, see it in the tree, open it in a
-# new window (recorded, see below), open a preview of a web server in it, delete it, see it go.
+# the system Chromium): create a workspace from the palette, see it in the tree, the status bar
+# item, its state-aware context menu, a terminal into it, open it in a new window (recorded, see
+# below), a preview of a web server in it, its sync (pause, flush, resume, a conflict), a broken
+# sidecar command and its welcome view, delete it, see it go.
 #
 # usage: run.sh ARTIFACTS_DIR
 # env:   NEXUS_SIDECAR_COMMAND  sidecar command line (default: <repo>/.venv/bin/nexus-sidecar)
@@ -13,6 +15,8 @@
 #        NEXUS_E2E_TERMINAL_STOP  command run outside the editor to stop the workspace ({name} is
 #                               replaced); default when the sidecar is a nexus-sidecar with the nexus
 #                               CLI beside it: <that dir>/nexus workspace stop {name}; empty: skip
+#        NEXUS_MUTAGEN          the Mutagen binary for the sync steps (default: the mutagen beside the
+#                               nexus CLI, if any; unset: those steps are skipped)
 #        NEXUS_E2E_CLEANUP      command deleting a workspace the test made, after a failed run
 #                               (same default: <that dir>/nexus workspace delete --force {name})
 # Screenshots, code-server and extension logs go to ARTIFACTS_DIR.
@@ -47,6 +51,10 @@ if [ "$(basename "$sidecar_exe")" = nexus-sidecar ] && [ -x "$cli" ]; then
   [ -n "${NEXUS_E2E_CLEANUP+set}" ] || NEXUS_E2E_CLEANUP="$cli workspace delete --force {name}"
   # ... and starts a web server in the workspace for "Open Preview", then lists the previews.
   export NEXUS_E2E_CLI=$cli
+  # The real Mutagen installed beside them syncs a folder (the sync steps need it).
+  if [ -z "${NEXUS_MUTAGEN:-}" ] && [ -x "$(dirname "$cli")/mutagen" ]; then
+    export NEXUS_MUTAGEN=$(dirname "$cli")/mutagen
+  fi
 fi
 
 s=$(date +%s)
@@ -59,7 +67,7 @@ if [ -z "$VSIX" ]; then
   (
     cd "$EXT"
     [ -d node_modules ] || npm ci --no-audit --no-fund
-    npx vsce package --no-dependencies --allow-missing-repository -o "$ART/nexus-workspaces.vsix"
+    npx vsce package --no-dependencies -o "$ART/nexus-workspaces.vsix"
   ) > "$ART/build.log" 2>&1 || { tail -40 "$ART/build.log"; exit 1; }
   VSIX=$ART/nexus-workspaces.vsix
 fi
@@ -97,6 +105,8 @@ json.dump({
     "extensions.autoCheckUpdates": False, "extensions.autoUpdate": False,
     "workbench.enableExperiments": False, "security.workspace.trust.enabled": False,
     "chat.disableAIFeatures": True, "workbench.tips.enabled": False,
+    # the DOM renderer, so the driver can read what the terminal shows
+    "terminal.integrated.gpuAcceleration": "off", "terminal.integrated.enablePersistentSessions": False,
     **nexus,
 }, open(f"{ud}/User/settings.json", "w"), indent=2)
 PY
@@ -122,6 +132,10 @@ cleanup() {
       log "cleanup: ${NEXUS_E2E_CLEANUP//\{name\}/$n}"
       (cd "$R/project" && timeout 120 bash -c "${NEXUS_E2E_CLEANUP//\{name\}/$n}") > /dev/null 2>&1 || true
     done
+  fi
+  # the Mutagen daemon the sync steps started (it is not in code-server's process group)
+  if [ -n "${NEXUS_MUTAGEN:-}" ] && [ -d "$NEXUS_HOME/sync/mutagen" ]; then
+    MUTAGEN_DATA_DIRECTORY=$NEXUS_HOME/sync/mutagen timeout 30 "$NEXUS_MUTAGEN" daemon stop > /dev/null 2>&1 || true
   fi
   cp "$NEXUS_E2E_RECORD_OPEN" "$NEXUS_E2E_RECORD_EXTERNAL" "$ART/" 2>/dev/null || true
   if [ "${NEXUS_E2E_KEEP:-0}" = 1 ]; then log "kept $R"; else rm -rf "$R"; fi

@@ -7,7 +7,7 @@ import { showError } from '../common/errors';
 import { withSidecarProgress } from '../common/progress';
 import { BACKENDS, type CreateParams, type Workspace } from '../common/protocol';
 import { readSettings } from '../common/settings';
-import { executeCommand, pickFolder, showInformationMessage, showInputBox, showQuickPick, workspaceFolderPaths } from '../common/vscodeapi';
+import { pickFolder, showInformationMessage, showInputBox, showQuickPick, workspaceFolderPaths } from '../common/vscodeapi';
 import type { CommandContext } from './context';
 
 /** Lowercase letters, digits and hyphens; it becomes part of the ssh alias `nexus-<name>`. */
@@ -158,13 +158,16 @@ export async function createWorkspace(ctx: CommandContext): Promise<Workspace | 
     }
 }
 
+/**
+ * A message without buttons, so it goes away by itself (a toast with buttons stays until it is
+ * dismissed); the row's inline actions open the workspace.
+ */
+export function createdMessage(ws: Workspace): string {
+    return ws.status === 'running'
+        ? `Workspace "${ws.name}" is running. Open it or a terminal into it from its row in Nexus Workspaces.`
+        : `Workspace "${ws.name}" is ${ws.status}.`;
+}
+
 async function announceCreated(ws: Workspace): Promise<void> {
-    const open = 'Open in New Window';
-    const copy = 'Copy SSH Command';
-    const choice = await showInformationMessage(`Workspace "${ws.name}" is ${ws.status}.`, open, copy);
-    if (choice === open) {
-        await executeCommand('nexus.openWorkspace', ws);
-    } else if (choice === copy) {
-        await executeCommand('nexus.copySshCommand', ws);
-    }
+    await showInformationMessage(createdMessage(ws));
 }

@@ -11,10 +11,14 @@ import { deleteWorkspace, startWorkspace, stopWorkspace } from './lifecycle';
 import { copySshCommand, openWorkspace, showInfo } from './open';
 import { closePreview, openPreview } from './preview';
 import { flushSync, pauseSync, resumeSync, showSyncStatus } from './sync';
+import { attachVolume, createSnapshot } from './hatches';
+import { openTerminal } from './terminal';
 
 export interface CommandHooks {
     restartSidecar(): Promise<void>;
     refresh(): Promise<void>;
+    /** The status bar item's click. */
+    showStatusActions(): Promise<unknown>;
 }
 
 export function registerCommands(ctx: CommandContext, hooks: CommandHooks): vscode.Disposable[] {
@@ -33,6 +37,10 @@ export function registerCommands(ctx: CommandContext, hooks: CommandHooks): vsco
         'nexus.resumeSync': (arg) => resumeSync(ctx, arg),
         'nexus.flushSync': (arg) => flushSync(ctx, arg),
         'nexus.showSyncStatus': (arg) => showSyncStatus(ctx, arg),
+        'nexus.openTerminal': (arg) => openTerminal(ctx, arg),
+        'nexus.createSnapshot': (arg) => createSnapshot(ctx, arg),
+        'nexus.attachVolume': (arg) => attachVolume(ctx, arg),
+        'nexus.showStatusActions': () => hooks.showStatusActions(),
         'nexus.showLogs': () => showLogs(),
         'nexus.restartSidecar': () => hooks.restartSidecar(),
         'nexus.refresh': () => hooks.refresh(),

@@ -4,13 +4,18 @@
 import { showError } from '../common/errors';
 import { withSidecarProgress } from '../common/progress';
 import type { DeleteParams, Workspace } from '../common/protocol';
-import { showWarningMessage } from '../common/vscodeapi';
+import { showInformationMessage, showWarningMessage } from '../common/vscodeapi';
 import { pickWorkspace, type CommandContext } from './context';
 
 export async function startWorkspace(ctx: CommandContext, arg?: unknown): Promise<Workspace | undefined> {
     const name = await pickWorkspace(ctx, arg, 'Workspace to start', ['stopped', 'paused', 'error', 'missing']);
     if (!name) {
         return undefined;
+    }
+    const known = ctx.model.get(name);
+    if (known?.status === 'running') {
+        void showInformationMessage(`Workspace "${name}" is already running.`);
+        return known;
     }
     try {
         const ws = await withSidecarProgress(ctx.client, `Starting workspace "${name}"`, (workDoneToken, token) =>
@@ -27,6 +32,11 @@ export async function stopWorkspace(ctx: CommandContext, arg?: unknown): Promise
     const name = await pickWorkspace(ctx, arg, 'Workspace to stop', ['running']);
     if (!name) {
         return undefined;
+    }
+    const known = ctx.model.get(name);
+    if (known?.status === 'stopped') {
+        void showInformationMessage(`Workspace "${name}" is already stopped.`);
+        return known;
     }
     try {
         const ws = await withSidecarProgress(ctx.client, `Stopping workspace "${name}"`, (workDoneToken, token) =>

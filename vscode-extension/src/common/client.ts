@@ -26,3 +26,11 @@ export interface NexusClient {
     onNotification<M extends NotificationMethod>(method: M, handler: (params: NotificationMap[M]) => void): Disposable;
     onWorkDoneProgress(token: ProgressToken, handler: (value: WorkDoneProgressValue) => void): Disposable;
 }
+
+/** The sidecar process as the status bar and the welcome view see it. */
+export type SidecarState = 'stopped' | 'starting' | 'running' | 'failed';
+
+export interface SidecarStatus {
+    readonly state: SidecarState;
+    onDidChangeState(listener: (state: SidecarState) => void): Disposable;
+}

@@ -4,7 +4,7 @@
  */
 import { showLogs } from './logging';
 import { ErrorCodes, type NexusErrorData } from './protocol';
-import { showErrorMessage, showInformationMessage } from './vscodeapi';
+import { executeCommand, showErrorMessage, showInformationMessage } from './vscodeapi';
 
 /** Raised when the user cancelled an operation (or the sidecar answered -32800). */
 export class CancelledError extends Error {
@@ -14,6 +14,23 @@ export class CancelledError extends Error {
     }
 }
 
+/** Raised by requests made while the sidecar is down (it failed to start, or crashed). */
+export class SidecarUnavailableError extends Error {
+    constructor(readonly reason: string) {
+        super('the Nexus sidecar is not running');
+        this.name = 'SidecarUnavailableError';
+    }
+}
+
+export const SIDECAR_SETTING = 'nexus.sidecar.command';
+export const OPEN_SETTINGS = 'Open Settings';
+export const RESTART_SIDECAR = 'Restart Sidecar';
+
+/** The one message for a sidecar that cannot start: it names the setting that chooses it. */
+export function sidecarDownMessage(): string {
+    return `The Nexus sidecar is not running. Check the "${SIDECAR_SETTING}" setting (see Nexus: Show Logs), then restart it.`;
+}
+
 export interface RenderedError {
     /** One line for a notification. */
     text: string;
@@ -21,6 +38,8 @@ export interface RenderedError {
     nexusCode?: string;
     resolution?: string;
     cancelled: boolean;
+    /** The sidecar was down: nothing was tried. */
+    sidecarDown?: boolean;
 }
 
 interface ResponseErrorLike {
@@ -50,6 +69,9 @@ export function renderError(action: string, e: unknown): RenderedError {
     if (isCancellation(e)) {
         return { text: `${action}: cancelled.`, cancelled: true };
     }
+    if (e instanceof SidecarUnavailableError) {
+        return { text: sidecarDownMessage(), cancelled: false, sidecarDown: true };
+    }
     if (isResponseErrorLike(e) && e.code === ErrorCodes.RequestFailed && isNexusErrorData(e.data)) {
         const { code, message } = e.data;
         const resolution = typeof e.data.resolution === 'string' && e.data.resolution ? e.data.resolution : undefined;
@@ -69,9 +91,37 @@ export async function showError(action: string, e: unknown): Promise<RenderedErr
         void showInformationMessage(rendered.text);
         return rendered;
     }
+    if (rendered.sidecarDown) {
+        await showSidecarDown();
+        return rendered;
+    }
     const choice = await showErrorMessage(rendered.text, SHOW_LOGS);
     if (choice === SHOW_LOGS) {
         showLogs();
     }
     return rendered;
+}
+
+let sidecarDownShown: Promise<void> | undefined;
+
+/**
+ * The sidecar-down message, with buttons to fix the setting or try again. While it is shown,
+ * another call (a second restart, a command run meanwhile) adds no second one.
+ */
+export function showSidecarDown(): Promise<void> {
+    sidecarDownShown ??= askAboutSidecar().finally(() => {
+        sidecarDownShown = undefined;
+    });
+    return sidecarDownShown;
+}
+
+async function askAboutSidecar(): Promise<void> {
+    const choice = await showErrorMessage(sidecarDownMessage(), OPEN_SETTINGS, RESTART_SIDECAR, SHOW_LOGS);
+    if (choice === OPEN_SETTINGS) {
+        await executeCommand('workbench.action.openSettings', SIDECAR_SETTING);
+    } else if (choice === RESTART_SIDECAR) {
+        await executeCommand('nexus.restartSidecar');
+    } else if (choice === SHOW_LOGS) {
+        showLogs();
+    }
 }

@@ -16,9 +16,19 @@ export function newWorkDoneToken(prefix: string): string {
     return `nexus-${prefix}-${Date.now().toString(36)}-${counter}`;
 }
 
-/** Converts absolute LSP percentages into the increments `Progress.report` expects. */
-export function progressReporter(report: (value: { message?: string; increment?: number }) => void) {
+/** Words only, lowercase: `Starting workspace "vsx1"` and `Starting workspace vsx1` are the same. */
+function gist(text: string): string {
+    return text.toLowerCase().replace(/[^a-z0-9]+/g, ' ').trim();
+}
+
+/**
+ * Converts absolute LSP percentages into the increments `Progress.report` expects. A message that
+ * only repeats the notification's `title` (the sidecar's own title for the operation) is dropped,
+ * so the notification never reads `Starting workspace "a": Starting workspace a`.
+ */
+export function progressReporter(report: (value: { message?: string; increment?: number }) => void, title = '') {
     let last = 0;
+    const titleGist = gist(title);
     return (value: WorkDoneProgressValue): void => {
         if (value.kind === 'end') {
             return;
@@ -29,7 +39,13 @@ export function progressReporter(report: (value: { message?: string; increment?:
             increment = Math.max(0, pct - last);
             last = Math.max(last, pct);
         }
-        const message = value.message ?? (value.kind === 'begin' ? value.title : undefined);
+        let message = value.message ?? (value.kind === 'begin' ? value.title : undefined);
+        if (message !== undefined && titleGist && gist(message) === titleGist) {
+            message = undefined;
+        }
+        if (message === undefined && increment === undefined) {
+            return;
+        }
         report({ message, increment });
     };
 }
@@ -45,7 +61,7 @@ export async function withSidecarProgress<T>(
 ): Promise<T> {
     return withNotificationProgress({ title, cancellable: true }, async (progress, token) => {
         const workDoneToken = newWorkDoneToken('op');
-        const sub = client.onWorkDoneProgress(workDoneToken, progressReporter((v) => progress.report(v)));
+        const sub = client.onWorkDoneProgress(workDoneToken, progressReporter((v) => progress.report(v), title));
         try {
             const result = await operation(workDoneToken, token);
             // vscode-languageclient resolves a cancelled request to undefined instead of

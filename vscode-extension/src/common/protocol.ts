@@ -163,10 +163,17 @@ export interface CreateParams extends WorkDoneProgressParams {
     gitUrl?: string;
     gitBranch?: string;
     env?: Record<string, string>;
+    /** Create even when the month's estimated cost has reached `budget.monthly`. */
+    overBudget?: boolean;
 }
 
 export interface LifecycleParams extends WorkDoneProgressParams {
     name: string;
+}
+
+export interface StartParams extends LifecycleParams {
+    /** Start even when the month's estimated cost has reached `budget.monthly`. */
+    overBudget?: boolean;
 }
 
 export interface DeleteParams extends WorkDoneProgressParams {
@@ -413,9 +420,12 @@ export interface RequestMap {
     'nexus/workspace/list': [ListParams, ListResult];
     'nexus/workspace/get': [NameParams, WorkspaceInfo];
     'nexus/workspace/create': [CreateParams, Workspace];
-    'nexus/workspace/start': [LifecycleParams, Workspace];
+    'nexus/workspace/start': [StartParams, Workspace];
     'nexus/workspace/stop': [LifecycleParams, Workspace];
     'nexus/workspace/keepRunning': [NameParams, Workspace];
+    'nexus/workspace/migrate': [MigrateParams, Record<string, unknown>];
+    'nexus/usage': [UsageParams, Record<string, unknown>];
+    'nexus/doctor': [DoctorParams, DoctorReport];
     'nexus/workspace/delete': [DeleteParams, DeleteResult | null];
     'nexus/workspace/exec': [ExecParams, ExecResult];
     'nexus/workspace/connectionInfo': [NameParams, ConnectionInfo];
@@ -463,6 +473,49 @@ export interface SyncDidChangeParams {
     report: SyncReport;
 }
 
+export interface MigrateParams extends WorkDoneProgressParams {
+    name: string;
+    toBackend: BackendType;
+    newName?: string;
+    keepSource?: boolean;
+}
+
+export interface UsageParams {
+    since?: string;
+    workspace?: string;
+}
+
+export interface DoctorParams {
+    fix?: boolean;
+    offline?: boolean;
+}
+
+export interface DoctorFinding {
+    code: string;
+    severity: 'ok' | 'warning' | 'error';
+    check: string;
+    subject: string;
+    message: string;
+    fix: string;
+    fixable: boolean;
+    fixed: boolean;
+}
+
+export interface DoctorReport {
+    findings: DoctorFinding[];
+    summary: Record<string, unknown>;
+}
+
+export interface BudgetDidChangeParams {
+    state: 'none' | 'ok' | 'warn' | 'exceeded';
+    previousState: string | null;
+    usedPercent: number | null;
+    cost: number;
+    forecast: number;
+    monthly: number | null;
+    currency: string;
+}
+
 export interface AutoStopWarningParams {
     name: string;
     backend: BackendType;
@@ -482,6 +535,7 @@ export interface NotificationMap {
     'nexus/sync/didChange': SyncDidChangeParams;
     'nexus/workspace/autoStopWarning': AutoStopWarningParams;
     'nexus/workspace/autoStopped': AutoStoppedParams;
+    'nexus/budget/didChange': BudgetDidChangeParams;
 }
 export type NotificationMethod = keyof NotificationMap;
 

@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { BACKENDS, type BackendType, type LogLevel } from './protocol';
-import { getConfiguration } from './vscodeapi';
+import { getConfiguration, isWorkspaceTrusted } from './vscodeapi';
 
 export interface NexusSettings {
     /** `nexus.sidecar.command`: argument array, or one string split like a shell would. */
@@ -14,20 +14,50 @@ export interface NexusSettings {
     pythonPath: string;
     defaultBackend: BackendType;
     logLevel: LogLevel;
+    /** `nexus.cli.command`: the `nexus` CLI (empty: next to the sidecar, else from PATH). */
+    cliCommand: string[] | string;
+}
+
+/**
+ * Settings that name a program the extension runs. A folder's settings must not choose them in
+ * Restricted Mode (an untrusted repository could name any program): then only the user value
+ * counts. The same list is `restrictedConfigurations` in package.json.
+ */
+export const PROGRAM_SETTINGS = ['sidecar.command', 'sidecar.pythonPath', 'cli.command'] as const;
+
+interface ConfigReader {
+    get<T>(key: string, defaultValue: T): T;
+    inspect?<T>(key: string): { defaultValue?: T; globalValue?: T } | undefined;
+}
+
+/**
+ * `key` of the `nexus` section; in Restricted Mode a program setting comes only from the user
+ * (global) value, never from the workspace or folder settings.
+ */
+export function programSetting<T>(c: ConfigReader, key: (typeof PROGRAM_SETTINGS)[number], defaultValue: T, trusted: boolean): T {
+    if (trusted) {
+        return c.get<T>(key, defaultValue);
+    }
+    const info = c.inspect?.<T>(key);
+    return info?.globalValue ?? defaultValue;
 }
 
 /** Settings whose change needs a sidecar restart. */
 export const SIDECAR_SETTINGS = ['nexus.sidecar', 'nexus.logLevel'];
 
+export const TRACE_LEVELS = ['off', 'messages', 'verbose'] as const;
+
 const LOG_LEVELS: readonly LogLevel[] = ['error', 'warning', 'info', 'debug'];
 
 export function readSettings(): NexusSettings {
     const c = getConfiguration('nexus');
+    const trusted = isWorkspaceTrusted();
     const backend = c.get<string>('defaultBackend', 'docker');
     const level = c.get<string>('logLevel', 'info');
     return {
-        sidecarCommand: c.get<string[] | string>('sidecar.command', []),
-        pythonPath: c.get<string>('sidecar.pythonPath', 'python3') || 'python3',
+        sidecarCommand: programSetting<string[] | string>(c, 'sidecar.command', [], trusted),
+        pythonPath: programSetting<string>(c, 'sidecar.pythonPath', 'python3', trusted) || 'python3',
+        cliCommand: programSetting<string[] | string>(c, 'cli.command', [], trusted),
         defaultBackend: (BACKENDS as readonly string[]).includes(backend) ? (backend as BackendType) : 'docker',
         logLevel: (LOG_LEVELS as readonly string[]).includes(level) ? (level as LogLevel) : 'info',
     };

@@ -7,16 +7,20 @@
  */
 import * as vscode from 'vscode';
 import {
+    CloseAction,
+    ErrorAction,
     LanguageClient,
     LogMessageNotification,
     RevealOutputChannelOn,
     State,
     TransportKind,
     WorkDoneProgress,
+    type ErrorHandler,
     type LanguageClientOptions,
     type ServerOptions,
 } from 'vscode-languageclient/node';
-import type { CancellationToken, Disposable, NexusClient, WorkDoneProgressValue } from './client';
+import type { CancellationToken, Disposable, NexusClient, SidecarState, SidecarStatus, WorkDoneProgressValue } from './client';
+import { SidecarUnavailableError } from './errors';
 import { ClientOutputAdapter, log, logServerMessage } from './logging';
 import {
     API_VERSION,
@@ -34,12 +38,47 @@ import { appName } from './vscodeapi';
 
 type AnyHandler = (params: never) => void;
 
+/** The language client's id: it reads `nexus.trace.server` for its JSON-RPC trace. */
+export const CLIENT_ID = 'nexus';
+
+
+
+/**
+ * A LanguageClient that reports its own errors only to the log: the extension shows one message
+ * of its own (naming `nexus.sidecar.command`) instead of languageclient's generic toasts
+ * ("couldn't create connection to server", "Connection to server got closed").
+ */
+class QuietLanguageClient extends LanguageClient {
+    override error(message: string, data?: unknown): void {
+        super.error(message, data, false);
+    }
+}
+
+/** Restarts a crashed sidecar up to 3 times in 3 minutes, without notifications. */
+export function quietErrorHandler(now: () => number = Date.now): ErrorHandler {
+    const restarts: number[] = [];
+    return {
+        error: (_error, _message, count) => ({ action: (count ?? 0) <= 3 ? ErrorAction.Continue : ErrorAction.Shutdown, handled: true }),
+        closed: () => {
+            const t = now();
+            while (restarts.length && t - restarts[0] > 180_000) {
+                restarts.shift();
+            }
+            if (restarts.length >= 3) {
+                return { action: CloseAction.DoNotRestart, handled: true };
+            }
+            restarts.push(t);
+            return { action: CloseAction.Restart, handled: true };
+        },
+    };
+}
+
 interface ProgressEntry {
     handler: (value: WorkDoneProgressValue) => void;
     sub?: Disposable;
 }
 
-export class Sidecar implements NexusClient, Disposable {
+export class Sidecar implements NexusClient, SidecarStatus, Disposable {
     private client: LanguageClient | undefined;
     private starting: Promise<LanguageClient> | undefined;
     private restarting: Promise<void> | undefined;
@@ -49,11 +88,33 @@ export class Sidecar implements NexusClient, Disposable {
     private readonly output = new ClientOutputAdapter();
     private readonly startedEmitter = new vscode.EventEmitter<void>();
     private readonly stoppedEmitter = new vscode.EventEmitter<string | undefined>();
+    private readonly stateEmitter = new vscode.EventEmitter<SidecarState>();
+    private currentState: SidecarState = 'stopped';
+    private failure: string | undefined;
 
     /** Fires each time a (new) sidecar is up and initialized. */
     readonly onDidStart = this.startedEmitter.event;
     /** Fires when the sidecar stopped or could not start (with the reason, if any). */
     readonly onDidStop = this.stoppedEmitter.event;
+    /** Fires on every state change (starting, running, failed, stopped). */
+    readonly onDidChangeState = this.stateEmitter.event;
+
+    get state(): SidecarState {
+        return this.currentState;
+    }
+
+    /** Why the last start failed (while `state` is `failed`). */
+    get failureReason(): string | undefined {
+        return this.failure;
+    }
+
+    private setState(state: SidecarState, reason?: string): void {
+        this.failure = state === 'failed' ? reason : undefined;
+        if (state !== this.currentState) {
+            this.currentState = state;
+            this.stateEmitter.fire(state);
+        }
+    }
 
     constructor(private readonly clientVersion: string) {}
 
@@ -102,11 +163,17 @@ export class Sidecar implements NexusClient, Disposable {
         } catch (e) {
             log.warn(`stopping the sidecar: ${String(e)}`);
         }
+        this.setState('stopped');
         this.stoppedEmitter.fire(undefined);
     }
 
     async request<M extends RequestMethod>(method: M, params: ParamsOf<M>, token?: CancellationToken): Promise<ResultOf<M>> {
-        const client = await this.start();
+        let client: LanguageClient;
+        try {
+            client = await this.start();
+        } catch (e) {
+            throw new SidecarUnavailableError(e instanceof Error ? e.message : String(e));
+        }
         log.debug(`-> ${method} ${JSON.stringify(params)}`);
         const result: ResultOf<M> = token
             ? await client.sendRequest(method, params, token)
@@ -148,6 +215,7 @@ export class Sidecar implements NexusClient, Disposable {
         void this.stop();
         this.startedEmitter.dispose();
         this.stoppedEmitter.dispose();
+        this.stateEmitter.dispose();
     }
 
     private dispatch(method: string, params: unknown): void {
@@ -181,8 +249,12 @@ export class Sidecar implements NexusClient, Disposable {
             revealOutputChannelOn: RevealOutputChannelOn.Never,
             initializationOptions,
             connectionOptions: { maxRestartCount: 3 },
+            errorHandler: quietErrorHandler(),
+            // No retry toast: the extension reports the failure once (and stops the client).
+            initializationFailedHandler: () => false,
         };
-        const client = new LanguageClient('nexus', 'Nexus', serverOptions, clientOptions);
+        this.setState('starting');
+        const client = new QuietLanguageClient(CLIENT_ID, 'Nexus', serverOptions, clientOptions);
         client.onNotification(LogMessageNotification.type, logServerMessage);
         for (const method of this.handlers.keys()) {
             client.onNotification(method, (p: unknown) => this.dispatch(method, p));
@@ -193,8 +265,12 @@ export class Sidecar implements NexusClient, Disposable {
         }
         client.onDidChangeState((e) => {
             if (e.newState === State.Stopped && this.client === client) {
+                this.setState('failed', 'the sidecar stopped');
                 this.stoppedEmitter.fire('the sidecar stopped');
+            } else if (e.newState === State.Starting && this.client === client) {
+                this.setState('starting');
             } else if (e.newState === State.Running && e.oldState !== State.Running && this.client === client) {
+                this.setState('running');
                 this.startedEmitter.fire();
             }
         });
@@ -208,7 +284,9 @@ export class Sidecar implements NexusClient, Disposable {
             if (this.client === client) {
                 this.client = undefined;
             }
-            this.stoppedEmitter.fire(e instanceof Error ? e.message : String(e));
+            const reason = e instanceof Error ? e.message : String(e);
+            this.setState('failed', reason);
+            this.stoppedEmitter.fire(reason);
             throw e;
         }
         const info = client.initializeResult?.serverInfo;

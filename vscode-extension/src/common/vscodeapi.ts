@@ -123,3 +123,55 @@ export function createTreeView<T>(viewId: string, options: vscode.TreeViewOption
 export function openExternal(uri: vscode.Uri): Thenable<boolean> {
     return vscode.env.openExternal(uri);
 }
+
+/** Whether the open folder is trusted (true when workspace trust is off). */
+export function isWorkspaceTrusted(): boolean {
+    return (vscode.workspace as { isTrusted?: boolean }).isTrusted !== false;
+}
+
+export function onDidGrantWorkspaceTrust(listener: () => unknown): vscode.Disposable {
+    return vscode.workspace.onDidGrantWorkspaceTrust(listener);
+}
+
+export function setContext(key: string, value: unknown): Thenable<unknown> {
+    return vscode.commands.executeCommand('setContext', key, value);
+}
+
+export interface TerminalSpec {
+    name: string;
+    shellPath: string;
+    shellArgs: string[];
+    cwd?: string;
+    iconId?: string;
+}
+
+/** Creates and shows an integrated terminal running `shellPath shellArgs`. */
+export function openTerminal(spec: TerminalSpec): vscode.Terminal {
+    const terminal = vscode.window.createTerminal({
+        name: spec.name,
+        shellPath: spec.shellPath,
+        shellArgs: spec.shellArgs,
+        cwd: spec.cwd,
+        iconPath: spec.iconId ? new vscode.ThemeIcon(spec.iconId) : undefined,
+    });
+    terminal.show();
+    return terminal;
+}
+
+export function createStatusBarItem(id: string, priority: number): vscode.StatusBarItem {
+    return vscode.window.createStatusBarItem(id, vscode.StatusBarAlignment.Left, priority);
+}
+
+/** The remote authority of the window's first folder (`ssh-remote+nexus-demo`), if remote. */
+export function remoteAuthority(): string | undefined {
+    const folder = (vscode.workspace.workspaceFolders ?? [])[0];
+    if (folder && folder.uri.scheme === 'vscode-remote') {
+        return folder.uri.authority;
+    }
+    return undefined;
+}
+
+/** A short message in the status bar that goes away by itself. */
+export function flashStatus(text: string, ms = 8000): vscode.Disposable {
+    return vscode.window.setStatusBarMessage(text, ms);
+}

@@ -5,6 +5,7 @@
  */
 import * as vscode from 'vscode';
 import type { Disposable, NexusClient } from '../common/client';
+import { SidecarUnavailableError } from '../common/errors';
 import { log } from '../common/logging';
 import type { DidChangeStateParams, SyncReport, Workspace, WorkspaceStatus } from '../common/protocol';
 import { describeSync, SyncModel } from './syncModel';
@@ -68,8 +69,8 @@ const STATUS_ICONS: Record<WorkspaceStatus, StatusIcon> = {
     stopping: { id: 'loading~spin' },
     deleting: { id: 'loading~spin' },
     running: { id: 'vm-running', color: 'testing.iconPassed' },
-    stopped: { id: 'vm-outline', color: 'disabledForeground' },
-    paused: { id: 'debug-pause', color: 'disabledForeground' },
+    stopped: { id: 'vm-outline', color: 'charts.orange' },
+    paused: { id: 'debug-pause', color: 'charts.yellow' },
     error: { id: 'error', color: 'testing.iconFailed' },
     missing: { id: 'warning', color: 'list.warningForeground' },
     unknown: { id: 'question' },
@@ -87,9 +88,10 @@ const SYNC_ATTENTION_ICON: StatusIcon = { id: 'warning', color: 'list.warningFor
 
 /**
  * What a tree row shows for a workspace and its sync (pure, so it can be tested without VS Code).
- * A synced workspace's context value is `nexusWorkspace.<status>.sync.<syncState>`.
+ * A synced workspace's context value is `nexusWorkspace.<status>.sync.<syncState>`; then come
+ * the escape hatches its backend offers, ` +snapshot +volume` (views/capabilities.ts).
  */
-export function describeWorkspace(ws: Workspace, syncReport?: SyncReport): WorkspaceItemView {
+export function describeWorkspace(ws: Workspace, syncReport?: SyncReport, hatches: readonly string[] = []): WorkspaceItemView {
     const sync = describeSync(syncReport);
     const parts: string[] = [ws.backend, ws.status];
     if (ws.branch) {
@@ -122,8 +124,14 @@ export function describeWorkspace(ws: Workspace, syncReport?: SyncReport): Works
         description: parts.join(' · '),
         tooltip,
         icon: sync?.attention && ws.status === 'running' ? SYNC_ATTENTION_ICON : STATUS_ICONS[ws.status] ?? STATUS_ICONS.unknown,
-        contextValue: `nexusWorkspace.${ws.status}${sync?.contextSuffix ?? ''}`,
+        contextValue: `nexusWorkspace.${ws.status}${sync?.contextSuffix ?? ''}${hatches.map((h) => ` +${h}`).join('')}`,
     };
+}
+
+/** The escape hatches of a backend (views/capabilities.ts), and when they become known. */
+export interface HatchSource {
+    flags(backend: Workspace['backend']): string[];
+    onDidChange(listener: () => void): Disposable;
 }
 
 export class WorkspacesTreeProvider implements vscode.TreeDataProvider<Workspace>, vscode.Disposable {
@@ -134,12 +142,16 @@ export class WorkspacesTreeProvider implements vscode.TreeDataProvider<Workspace
     constructor(
         private readonly model: WorkspacesModel,
         private readonly sync: SyncModel = new SyncModel(),
+        private readonly hatches?: HatchSource,
     ) {
         this.subs = [model.onDidChange(() => this.emitter.fire()), sync.onDidChange(() => this.emitter.fire())];
+        if (hatches) {
+            this.subs.push(hatches.onDidChange(() => this.emitter.fire()));
+        }
     }
 
     getTreeItem(ws: Workspace): vscode.TreeItem {
-        const view = describeWorkspace(ws, this.sync.get(ws.name));
+        const view = describeWorkspace(ws, this.sync.get(ws.name), this.hatches?.flags(ws.backend) ?? []);
         const item = new vscode.TreeItem(view.label, vscode.TreeItemCollapsibleState.None);
         item.id = `nexus-workspace:${ws.name}`;
         item.description = view.description;
@@ -184,7 +196,13 @@ export class WorkspacesSync implements Disposable {
         } catch (e) {
             const text = e instanceof Error ? e.message : String(e);
             log.error(`listing workspaces: ${text}`);
-            this.setMessage(`Could not list workspaces: ${text} (see Nexus: Show Logs)`);
+            if (e instanceof SidecarUnavailableError) {
+                // The welcome view says it (with Open Settings and Restart Sidecar).
+                this.model.setAll([]);
+                this.setMessage(undefined);
+                return;
+            }
+            this.setMessage(`Could not list workspaces: ${text.split('\n')[0].slice(0, 200)} (see Nexus: Show Logs)`);
         }
     }
 

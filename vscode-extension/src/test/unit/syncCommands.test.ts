@@ -196,7 +196,7 @@ suite('sync commands', () => {
             registered.push(id);
             return undefined as never; // the disposables are not used here
         });
-        registerCommands(context(new FakeClient()), { restartSidecar: async () => undefined, refresh: async () => undefined });
+        registerCommands(context(new FakeClient()), { restartSidecar: async () => undefined, refresh: async () => undefined, showStatusActions: async () => undefined });
         assert.deepStrictEqual(registered.sort(), PACKAGE.contributes.commands.map((c) => c.command).sort());
         assert.deepStrictEqual(
             PACKAGE.contributes.commands.filter((c) => /Sync/.test(c.title)).map((c) => c.title),
