@@ -18,6 +18,7 @@ import {
     setContext,
 } from './common/vscodeapi';
 import { AutoStopAlerts } from './views/autoStopAlerts';
+import { BudgetAlerts } from './views/budgetAlerts';
 import { CapabilitiesCache } from './views/capabilities';
 import { NexusStatusBar, showStatusActions, workspaceOfAuthority } from './views/statusBar';
 import { SyncAlerts } from './views/syncAlerts';
@@ -67,6 +68,7 @@ export function activate(context: vscode.ExtensionContext): void {
         sync,
         syncTracker,
         new AutoStopAlerts(sidecar),
+        new BudgetAlerts(sidecar),
         hatches,
         statusBar,
         model.onDidChange(() => void hatches.load(model.list().map((w) => w.backend))),

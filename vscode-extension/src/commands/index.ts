@@ -8,6 +8,7 @@ import type { CommandContext } from './context';
 import { createWorkspace } from './create';
 import { execCommand } from './exec';
 import { deleteWorkspace, startWorkspace, stopWorkspace } from './lifecycle';
+import { keepRunning, migrateWorkspace, runDoctor, showUsage } from './living';
 import { copySshCommand, openWorkspace, showInfo } from './open';
 import { closePreview, openPreview } from './preview';
 import { flushSync, pauseSync, resumeSync, showSyncStatus } from './sync';
@@ -40,6 +41,10 @@ export function registerCommands(ctx: CommandContext, hooks: CommandHooks): vsco
         'nexus.openTerminal': (arg) => openTerminal(ctx, arg),
         'nexus.createSnapshot': (arg) => createSnapshot(ctx, arg),
         'nexus.attachVolume': (arg) => attachVolume(ctx, arg),
+        'nexus.showUsage': () => showUsage(ctx),
+        'nexus.runDoctor': () => runDoctor(ctx),
+        'nexus.migrateWorkspace': (arg) => migrateWorkspace(ctx, arg),
+        'nexus.keepRunning': (arg) => keepRunning(ctx, arg),
         'nexus.showStatusActions': () => hooks.showStatusActions(),
         'nexus.showLogs': () => showLogs(),
         'nexus.restartSidecar': () => hooks.restartSidecar(),

@@ -1,7 +1,7 @@
 /**
  * Nexus: Start / Stop / Delete Workspace.
  */
-import { showError } from '../common/errors';
+import { renderError, showError } from '../common/errors';
 import { withSidecarProgress } from '../common/progress';
 import type { DeleteParams, Workspace } from '../common/protocol';
 import { showInformationMessage, showWarningMessage } from '../common/vscodeapi';
@@ -17,16 +17,28 @@ export async function startWorkspace(ctx: CommandContext, arg?: unknown): Promis
         void showInformationMessage(`Workspace "${name}" is already running.`);
         return known;
     }
-    try {
-        const ws = await withSidecarProgress(ctx.client, `Starting workspace "${name}"`, (workDoneToken, token) =>
-            ctx.client.request('nexus/workspace/start', { name, workDoneToken }, token));
-        ctx.model.apply({ name, workspace: ws, previousStatus: null, deleted: false });
-        return ws;
-    } catch (e) {
-        await showError(`Start workspace "${name}"`, e);
-        return undefined;
+    for (const overBudget of [false, true]) {
+        try {
+            const ws = await withSidecarProgress(ctx.client, `Starting workspace "${name}"`, (workDoneToken, token) =>
+                ctx.client.request('nexus/workspace/start', { name, workDoneToken, ...(overBudget ? { overBudget } : {}) }, token));
+            ctx.model.apply({ name, workspace: ws, previousStatus: null, deleted: false });
+            return ws;
+        } catch (e) {
+            const rendered = renderError(`Start workspace "${name}"`, e);
+            if (!overBudget && rendered.nexusCode === 'BUDGET_EXCEEDED') {
+                if ((await showWarningMessage(rendered.text, {}, START_OVER_BUDGET)) === START_OVER_BUDGET) {
+                    continue;
+                }
+                return undefined;
+            }
+            await showError(`Start workspace "${name}"`, e);
+            return undefined;
+        }
     }
+    return undefined;
 }
+
+export const START_OVER_BUDGET = 'Start Over Budget';
 
 export async function stopWorkspace(ctx: CommandContext, arg?: unknown): Promise<Workspace | undefined> {
     const name = await pickWorkspace(ctx, arg, 'Workspace to stop', ['running']);

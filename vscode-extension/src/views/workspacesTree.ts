@@ -84,12 +84,16 @@ export interface WorkspaceItemView {
     contextValue: string;
 }
 
+/** Backends whose workspaces stop themselves when idle: their rows offer "Keep Running". */
+const SELF_STOPPING: ReadonlySet<string> = new Set(['daytona']);
+
 const SYNC_ATTENTION_ICON: StatusIcon = { id: 'warning', color: 'list.warningForeground' };
 
 /**
  * What a tree row shows for a workspace and its sync (pure, so it can be tested without VS Code).
  * A synced workspace's context value is `nexusWorkspace.<status>.sync.<syncState>`; then come
- * the escape hatches its backend offers, ` +snapshot +volume` (views/capabilities.ts).
+ * the escape hatches its backend offers, ` +snapshot +volume` (views/capabilities.ts), and
+ * ` +autostop` for a backend whose workspaces stop themselves.
  */
 export function describeWorkspace(ws: Workspace, syncReport?: SyncReport, hatches: readonly string[] = []): WorkspaceItemView {
     const sync = describeSync(syncReport);
@@ -124,7 +128,7 @@ export function describeWorkspace(ws: Workspace, syncReport?: SyncReport, hatche
         description: parts.join(' · '),
         tooltip,
         icon: sync?.attention && ws.status === 'running' ? SYNC_ATTENTION_ICON : STATUS_ICONS[ws.status] ?? STATUS_ICONS.unknown,
-        contextValue: `nexusWorkspace.${ws.status}${sync?.contextSuffix ?? ''}${hatches.map((h) => ` +${h}`).join('')}`,
+        contextValue: `nexusWorkspace.${ws.status}${sync?.contextSuffix ?? ''}${hatches.map((h) => ` +${h}`).join('')}${SELF_STOPPING.has(ws.backend) ? ' +autostop' : ''}`,
     };
 }
 

@@ -55,7 +55,7 @@ suite('escape hatches by capability', () => {
         assert.strictEqual(client.requests('nexus/provider/operations').length, 1);
         assert.ok(fired >= 1);
         const [d, k] = provider.getChildren().map((w) => provider.getTreeItem(w).contextValue ?? '');
-        assert.strictEqual(d, 'nexusWorkspace.running +snapshot');
+        assert.strictEqual(d, 'nexusWorkspace.running +snapshot +autostop');
         assert.strictEqual(k, 'nexusWorkspace.stopped +volume');
         assert.ok(shows('nexus.createSnapshot', d, 'menu') && !shows('nexus.attachVolume', d, 'menu'));
         assert.ok(shows('nexus.attachVolume', k, 'menu') && !shows('nexus.createSnapshot', k, 'menu'));

@@ -38,12 +38,19 @@ suite('state-aware context menu', () => {
             assert.ok(!shows(command, stopped, 'menu'), `${command} not on a stopped workspace`);
         }
         assert.ok(shows('nexus.showInfo', stopped, 'menu') && shows('nexus.deleteWorkspace', stopped, 'menu'));
+        // Keep Running: only a running workspace of a backend that stops its workspaces by itself
+        const daytona = describeWorkspace(workspace('demo', { backend: 'daytona' })).contextValue;
+        const daytonaStopped = describeWorkspace(workspace('demo', { backend: 'daytona', status: 'stopped' })).contextValue;
+        assert.ok(shows('nexus.keepRunning', daytona, 'menu'));
+        assert.ok(!shows('nexus.keepRunning', running, 'menu') && !shows('nexus.keepRunning', daytonaStopped, 'menu'));
+        assert.ok(shows('nexus.migrateWorkspace', running, 'menu') && !shows('nexus.migrateWorkspace', stopped, 'menu'));
     });
 
     test('every tree menu entry names a contributed command and matches some row', () => {
         for (const item of TREE_MENUS) {
             const some = STATUSES.some((status) => [undefined, syncReport('demo', { state: 'conflicts', conflictCount: 1 }), syncReport('demo', { state: 'paused', paused: true })]
-                .some((report) => [[], ['snapshot', 'volume']].some((h) => shows(item.command, describeWorkspace(workspace('demo', { status }), report, h).contextValue, item.group.startsWith('inline') ? 'inline' : 'menu'))));
+                .some((report) => [[], ['snapshot', 'volume']].some((h) => (['docker', 'daytona'] as const).some((backend) =>
+                    shows(item.command, describeWorkspace(workspace('demo', { status, backend }), report, h).contextValue, item.group.startsWith('inline') ? 'inline' : 'menu')))));
             assert.ok(some, `${item.command} (${item.group}) never shows`);
         }
     });
