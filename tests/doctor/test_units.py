@@ -59,7 +59,17 @@ def test_a_damaged_block_is_repaired_and_the_user_lines_kept(
     fixed = ssh_block.repaired(data, NEXUS)
     assert ssh_block.inspect(fixed, NEXUS).state is ssh_block.BlockState.INTACT
     # the block went back at the top with the file's own line ends; every user byte is kept
-    assert fixed == BLOCK.replace(b"\n", b"\r\n") + USER
+    # (a line someone wrote between the markers too: it is theirs, now outside the block; an
+    # Include stays ahead of it, as leading Includes do)
+    kept = b'Include "/elsewhere"\n' if state is ssh_block.BlockState.EDITED else b""
+    assert fixed == kept + BLOCK.replace(b"\n", b"\r\n") + USER
+
+
+def test_hosts_written_inside_the_block_are_kept_outside_it() -> None:
+    inside = b"Host mine\n  HostName 10.1.2.3\n"
+    data = BLOCK.replace(END_MARKER.encode(), inside + END_MARKER.encode())
+    assert ssh_block.inspect(data, NEXUS).state is ssh_block.BlockState.EDITED
+    assert ssh_block.repaired(data, NEXUS) == BLOCK + inside
 
 
 def test_a_block_below_user_hosts_moves_first_without_touching_them() -> None:

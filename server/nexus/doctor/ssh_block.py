@@ -92,8 +92,9 @@ def inspect(data: bytes, nexus_config: Path) -> BlockReport:
 
 
 def _nexus_lines(lines: list[bytes], nexus_config: Path) -> set[int]:
-    """Indexes of Nexus's own lines: each balanced begin..end span whole, and a lone marker with
-    the Nexus Include right beside it (inside where the block was)."""
+    """Indexes of Nexus's own lines: the markers, and the Nexus Include (or a blank line) between
+    a balanced pair or right beside a lone marker. Anything else a user wrote between the
+    markers is theirs: a repair keeps it, outside the block."""
     begins, ends = _markers(lines)
     markers = sorted([(i, "begin") for i in begins] + [(i, "end") for i in ends])
     owned: set[int] = set()
@@ -102,7 +103,12 @@ def _nexus_lines(lines: list[bytes], nexus_config: Path) -> set[int]:
         index, kind = markers[k]
         following = markers[k + 1] if k + 1 < len(markers) else None
         if kind == "begin" and following is not None and following[1] == "end":
-            owned.update(range(index, following[0] + 1))
+            owned.update((index, following[0]))
+            owned.update(
+                i
+                for i in range(index + 1, following[0])
+                if not lines[i].strip() or _is_nexus_include(lines[i], nexus_config)
+            )
             k += 2
             continue
         owned.add(index)
