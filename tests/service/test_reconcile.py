@@ -3,6 +3,8 @@ where an operation in flight owns the status, a create never finished, or a back
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from nexus.domain.errors import ErrorCode, NexusError
@@ -110,6 +112,27 @@ async def test_an_interrupted_create_shows_error_with_the_flag(
     assert docker.called("start") == [] and docker.called("stop") == []
     await service.delete("web")
     assert service.ctx.store.find("web") is None and "web" not in docker.resources
+
+
+async def test_a_create_that_finished_during_the_listing_is_not_taken_for_interrupted(
+    service: WorkspaceService, docker: FakeBackend, dead_owner: str
+) -> None:
+    """The listing read the record while another process was creating it; that create ended
+    and its process exited before the listing reconciled: the workspace is running, not cut
+    short."""
+    seed(service, "web", BackendType.DOCKER, WorkspaceStatus.CREATING)
+    await docker.adopt("web", WorkspaceStatus.RUNNING)
+    service.ctx.store.update("web", owner=dead_owner)  # gone by the time the listing looks
+    pause = docker.pause("get_statuses")
+    listing = asyncio.create_task(service.list(refresh=True))
+    await pause.entered.wait()  # the records are read: "web" is creating
+    service.ctx.store.update("web", status=WorkspaceStatus.RUNNING)  # the create's last write
+    pause.release()
+
+    assert by_name(await listing) == {"web": WorkspaceStatus.RUNNING}
+    record = service.ctx.store.get("web")
+    assert record.status is WorkspaceStatus.RUNNING
+    assert CREATE_INTERRUPTED not in record.metadata
 
 
 async def test_a_create_in_flight_is_not_interrupted(

@@ -746,6 +746,13 @@ class WorkspaceService:
         if workspace.status is WorkspaceStatus.ERROR and workspace.metadata.get(CREATE_INTERRUPTED):
             return workspace
         with contextlib.suppress(NexusError):
+            # ``workspace`` may have been read while its create was still running (a listing
+            # that overlapped it): only the record as it is now, read after its owner was seen
+            # gone (a process that is gone writes nothing more), tells whether it was cut short
+            current = self._store.get(workspace.name)
+            if not create_interrupted(current):
+                return current
+            workspace = current
             if not workspace.metadata.get(CREATE_INTERRUPTED):
                 self._store.update_metadata(
                     workspace.name, lambda data: data.update({CREATE_INTERRUPTED: True})
