@@ -107,3 +107,15 @@ def test_keep_running_counts_before_the_backend_shows_it() -> None:
     assert tracker.observe([kept], T0 + timedelta(minutes=7)) == ([], [])
     warnings, _ = tracker.observe([kept], T0 + timedelta(minutes=12))
     assert [w.stops_at for w in warnings] == [T0 + timedelta(minutes=16)]
+
+
+def test_keep_running_with_the_deadline_already_inside_the_warning_is_not_warned_again() -> None:
+    """An interval shorter than the warning: "keep running" answers the warning of the new
+    deadline too; only activity that moves it out and back in warns again."""
+    tracker = AutoStopTracker(warn_minutes=2)
+    warnings, _ = tracker.observe([ws("a", WorkspaceStatus.RUNNING, T0, minutes=1)], T0)
+    assert len(warnings) == 1
+    now = T0 + timedelta(seconds=20)
+    kept = ws("a", WorkspaceStatus.RUNNING, now, minutes=1)
+    tracker.kept_running(kept, now)
+    assert tracker.observe([kept], now + timedelta(seconds=1)) == ([], [])

@@ -8,16 +8,23 @@ running workspaces carry the ``auto_stop`` their backend reported) and says what
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from math import ceil
 from typing import TYPE_CHECKING
 
-from ..domain.kinds import WorkspaceStatus, utcnow
+from ..domain.kinds import WorkspaceStatus
 from ..domain.models import AutoStop, Workspace
 
 if TYPE_CHECKING:
     from ..domain.progress import Progress
     from .workspaces import WorkspaceService
+
+
+def _now() -> datetime:
+    """Now, to the microsecond (``utcnow`` drops them: a deadline a second away would round
+    up to one more minute)."""
+    return datetime.now(UTC)
+
 
 # a stop seen this close before the deadline still counts as the auto-stop (clocks differ)
 CLOCK_SLACK = timedelta(minutes=1)
@@ -51,7 +58,7 @@ class AutoStopped:
 
 def minutes_left_text(auto_stop: AutoStop, now: datetime | None = None) -> str:
     """ "stops in ~N min" (N rounded up; "stops now" once the deadline passed)."""
-    left = auto_stop.minutes_left(now or utcnow())
+    left = auto_stop.minutes_left(now or _now())
     return "stops now" if left <= 0 else f"stops in ~{ceil(left)} min"
 
 
@@ -71,7 +78,7 @@ class AutoStopTracker:
     def observe(
         self, workspaces: list[Workspace], now: datetime | None = None
     ) -> tuple[list[AutoStopWarning], list[AutoStopped]]:
-        now = now or utcnow()
+        now = now or _now()
         warnings: list[AutoStopWarning] = []
         stopped: list[AutoStopped] = []
         seen: set[str] = set()
@@ -118,12 +125,17 @@ class AutoStopTracker:
             return observed
         return observed.model_copy(update={"last_activity_at": kept.last_activity_at})
 
-    def kept_running(self, workspace: Workspace) -> None:
-        """The user chose "keep running": the next approach of the new deadline warns again."""
+    def kept_running(self, workspace: Workspace, now: datetime | None = None) -> None:
+        """The user chose "keep running": the next approach of the new deadline warns again,
+        unless the new deadline is already that close (an interval shorter than the warning):
+        the user just answered for it."""
         self._warned.discard(workspace.name)
-        if workspace.auto_stop is not None:
-            self._counting[workspace.name] = workspace.auto_stop
-            self._kept[workspace.name] = workspace.auto_stop
+        auto_stop = workspace.auto_stop
+        if auto_stop is not None:
+            self._counting[workspace.name] = auto_stop
+            self._kept[workspace.name] = auto_stop
+            if auto_stop.minutes_left(now or _now()) <= self.warn_minutes:
+                self._warned.add(workspace.name)
 
 
 async def keep_running(service: WorkspaceService, name: str) -> Workspace:

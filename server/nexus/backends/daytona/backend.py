@@ -17,7 +17,6 @@ from typing import Any, Protocol, TypeVar
 from ...asyncutil import run_blocking
 from ...config.schema import DaytonaSettings
 from ...domain.errors import ErrorCode, NexusError
-from ...domain.kinds import utcnow
 from ...domain.lsp import LanguageServerLink
 from ...domain.models import (
     AutoStop,
@@ -559,7 +558,7 @@ class DaytonaBackend:
 
         def _touch() -> AutoStop | None:
             sandbox = self._require_sandbox(workspace)
-            asked = utcnow()
+            asked = datetime.now(UTC)
             errors.call(sandbox.refresh_activity, "record activity in the sandbox")
             found = auto_stop_of(self._require_sandbox(workspace))
             if found is not None and found.last_activity_at < asked:
