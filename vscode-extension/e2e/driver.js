@@ -63,6 +63,11 @@ let terminal = null;
 const menus = {};
 let syncResult = null;
 let brokenSidecar = null;
+let autoStop = null;
+let doctor = null;
+let budget = null;
+// workspaces made outside the palette (the CLI), deleted by run.sh after a failed run
+const otherWorkspaces = [];
 
 async function screenshot(page, label) {
     shot += 1;
@@ -75,7 +80,7 @@ async function screenshot(page, label) {
 function saveResult(ok, error) {
     fs.writeFileSync(path.join(art, 'result.json'), JSON.stringify({
         ok, workspace: name, backend, error, cancel: cancelOutcome, preview: previewResult, statusBar, terminal, menus, sync: syncResult,
-        brokenSidecar, steps, seconds: (Date.now() - t0) / 1000,
+        brokenSidecar, autoStop, doctor, budget, otherWorkspaces, steps, seconds: (Date.now() - t0) / 1000,
     }, null, 2) + '\n');
 }
 
@@ -215,6 +220,80 @@ function setSidecarCommand(value) {
         settings['nexus.sidecar.command'] = value;
         fs.writeFileSync(file, JSON.stringify(settings, null, 2) + '\n');
     }
+}
+
+/** Runs the nexus CLI in the project folder (as a user in a terminal would); its stdout. */
+function nexus(...args) {
+    return execFileSync(cli, args, { cwd: path.join(runDir, 'project'), encoding: 'utf8', timeout: 300000 });
+}
+
+/** The Daytona emulator's view of a sandbox (`GET /_emulator/state`). */
+async function emulatorSandbox(id) {
+    const base = String(process.env.DAYTONA_API_URL).replace(/\/api\/?$/, '');
+    const res = await fetch(`${base}/_emulator/state`, {
+        headers: { Authorization: `Bearer ${process.env.DAYTONA_API_KEY}` },
+        signal: AbortSignal.timeout(15000),
+    });
+    const state = await res.json();
+    const sandbox = (state.sandboxes || []).find((s) => s.id === id);
+    if (!sandbox) {
+        throw new Error(`the emulator has no sandbox ${id}`);
+    }
+    return sandbox;
+}
+
+/** A toast containing `text`. */
+function toast(page, text) {
+    return page.locator('.notifications-toasts .notification-toast', { hasText: text }).first();
+}
+
+/** A toast's message and the labels of its buttons. */
+async function toastContent(t) {
+    const message = (await t.locator('.notification-list-item-message').first().innerText()).replace(/\s+/g, ' ').trim();
+    const buttons = (await t.locator('.monaco-button').allInnerTexts()).map((b) => b.trim()).filter(Boolean);
+    return { message, buttons };
+}
+
+/** The text of the active editor's visible lines. */
+async function editorLines(page) {
+    const lines = await page.locator('.editor-group-container.active .monaco-editor .view-lines .view-line').allInnerTexts();
+    return lines.map((l) => l.replace(/\u00a0/g, ' '));
+}
+
+/**
+ * The document line starting with `start`, joined from the editor's wrapped rows of it: a table
+ * row goes on until it ends with "|", other text until a blank row or one that starts a block.
+ */
+function wrappedLine(rows, start) {
+    const i = rows.findIndex((r) => r.startsWith(start));
+    if (i < 0) {
+        return null;
+    }
+    const table = start.startsWith('|');
+    let line = rows[i];
+    for (let j = i + 1; j < rows.length; j++) {
+        const done = table ? line.trim().endsWith('|') : !rows[j].trim() || /^(\||\*\*|>|#|- )/.test(rows[j]);
+        if (done) {
+            break;
+        }
+        line += rows[j];
+    }
+    return line.replace(/\s+/g, ' ').trim();
+}
+
+/** Waits until the active editor is `fileName` and shows a line matching `re`; its lines. */
+async function documentShown(page, fileName, re) {
+    await page.locator('.editor-group-container.active .tab.active', { hasText: fileName }).first().waitFor({ timeout: 60000 });
+    const deadline = Date.now() + 30000;
+    let lines = [];
+    while (Date.now() < deadline) {
+        lines = await editorLines(page);
+        if (lines.some((l) => re.test(l))) {
+            return lines;
+        }
+        await page.waitForTimeout(250);
+    }
+    throw new Error(`${fileName} shows no line matching ${re}: ${JSON.stringify(lines)}`);
 }
 
 function hidePanel(page) {
@@ -559,6 +638,105 @@ function hidePanel(page) {
             }
             await screenshot(page, 'tree-after-cancel');
         });
+        if (cli && process.env.DAYTONA_API_URL) {
+            await step('Daytona: an auto-stop warning with Keep running; the API records the activity', async () => {
+                await runCommand(page, 'Notifications: Clear All Notifications');
+                const ws = `${name}-d`;
+                otherWorkspaces.push(ws);
+                const created = JSON.parse(nexus('workspace', 'create', ws, '--backend', 'daytona', '--auto-stop', '1', '--json'));
+                const createdAt = Date.now();
+                // "~1 min"; "~2 min" when the sidecar read the deadline within the second of the last activity
+                const warning = toast(page, new RegExp(`Workspace "${ws}" stops in ~\\d+ min: no activity for a while\\.`));
+                await warning.waitFor({ timeout: 60000 });
+                await treeRow(page).first().waitFor({ timeout: 30000 }).catch(() => undefined);
+                await page.waitForTimeout(500);
+                await screenshot(page, 'auto-stop-warning');
+                const button = warning.locator('.monaco-button', { hasText: 'Keep running' });
+                await button.waitFor({ timeout: 10000 });
+                const warned = await toastContent(warning);
+                // the API drops activity within 5 s of the last it took (the create's): click after that
+                await page.waitForTimeout(Math.max(0, createdAt + 6000 - Date.now()));
+                const before = (await emulatorSandbox(created.backendId)).lastActivityAt;
+                const clickedAt = Date.now();
+                await button.click();
+                const kept = toast(page, `Workspace "${ws}" keeps running`);
+                await kept.waitFor({ timeout: 60000 });
+                // a long message shows on one line until expanded
+                await kept.locator('.action-label[aria-label^="Expand"]').first().click({ timeout: 2000 }).catch(() => undefined);
+                await page.waitForTimeout(300);
+                await screenshot(page, 'auto-stop-kept-running');
+                const keptText = (await toastContent(kept)).message;
+                // the API buffers activity (about 10 s) before lastActivityAt shows it; the activity
+                // "Keep running" records is from after the click
+                const deadline = Date.now() + 45000;
+                let sandbox = await emulatorSandbox(created.backendId);
+                while (Date.parse(sandbox.lastActivityAt) < clickedAt && Date.now() < deadline) {
+                    await page.waitForTimeout(500);
+                    sandbox = await emulatorSandbox(created.backendId);
+                }
+                log(`lastActivityAt ${before} -> ${sandbox.lastActivityAt} (${sandbox.state}); clicked at ${new Date(clickedAt).toISOString()}`);
+                if (Date.parse(sandbox.lastActivityAt) < clickedAt) {
+                    throw new Error(`Keep running did not move the sandbox's lastActivityAt (${sandbox.lastActivityAt}) past the click`);
+                }
+                autoStop = {
+                    workspace: ws, warning: warned.message, warningButtons: warned.buttons, keptRunning: keptText,
+                    lastActivityBefore: before, clickedAt: new Date(clickedAt).toISOString(),
+                    lastActivityAfter: sandbox.lastActivityAt, state: sandbox.state,
+                };
+                nexus('workspace', 'delete', ws, '--force');
+                await page.locator('.pane-body .monaco-list-row', { hasText: ws }).first().waitFor({ state: 'detached', timeout: 60000 });
+                await runCommand(page, 'Notifications: Clear All Notifications');
+            });
+        }
+
+        await step('Nexus: Run Doctor opens nexus-doctor.md with its findings', async () => {
+            await runCommand(page, 'Nexus: Run Doctor');
+            const lines = await documentShown(page, 'nexus-doctor.md', /DOCTOR_[A-Z_]+/);
+            // then "found nothing wrong", or the problems with "Fix" when it can fix some (not clicked)
+            const verdict = toast(page, /Nexus doctor/);
+            const verdictShown = await verdict.waitFor({ timeout: 10000 }).then(() => true, () => false);
+            await page.waitForTimeout(500);
+            await screenshot(page, 'doctor-report');
+            doctor = {
+                title: lines.find((l) => l.startsWith('#')) || null,
+                codes: lines.map((l) => (l.match(/^- \S+ `(DOCTOR_[A-Z_]+)`/) || [])[1]).filter(Boolean),
+                verdict: verdictShown ? (await toastContent(verdict)).message : null,
+            };
+            log('doctor', JSON.stringify(doctor.codes));
+            await runCommand(page, 'View: Close Editor');
+            await runCommand(page, 'Notifications: Clear All Notifications');
+        });
+
+        // Last: once the month is over the budget, creating or starting a workspace asks first.
+        if (cli) {
+            await step('a budget warning with Show Usage opens nexus-usage.md with the workspace\'s row', async () => {
+                const ws = `${name}-b`;
+                otherWorkspaces.push(ws);
+                nexus('workspace', 'create', ws, '--cpu', '1', '--json');
+                // rates and a budget that a few seconds of one CPU exceed
+                nexus('config', 'set', 'backends.docker.rates.cpu_hour', '3600');
+                nexus('config', 'set', 'budget.monthly', '1');
+                await page.waitForTimeout(3000);
+                nexus('workspace', 'stop', ws, '--json');
+                const warning = toast(page, 'This month\'s estimated cost is');
+                await warning.waitFor({ timeout: 120000 });
+                await page.waitForTimeout(500);
+                await screenshot(page, 'budget-warning');
+                const warned = await toastContent(warning);
+                await warning.locator('.monaco-button', { hasText: 'Show Usage' }).click({ timeout: 10000 });
+                const lines = await documentShown(page, 'nexus-usage.md', new RegExp(`^\\| ${ws} \\|`));
+                await page.waitForTimeout(500);
+                await screenshot(page, 'budget-usage');
+                budget = {
+                    workspace: ws, warning: warned.message, warningButtons: warned.buttons,
+                    usageRow: wrappedLine(lines, `| ${ws} |`),
+                    budgetLine: wrappedLine(lines, '**Budget:**'),
+                };
+                log('budget', JSON.stringify(budget));
+                await runCommand(page, 'View: Close Editor');
+                nexus('workspace', 'delete', ws, '--force');
+            });
+        }
         log('PASS');
     } catch (e) {
         failed = e;

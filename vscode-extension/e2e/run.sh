@@ -3,7 +3,8 @@
 # the system Chromium): create a workspace from the palette, see it in the tree, the status bar
 # item, its state-aware context menu, a terminal into it, open it in a new window (recorded, see
 # below), a preview of a web server in it, its sync (pause, flush, resume, a conflict), a broken
-# sidecar command and its welcome view, delete it, see it go.
+# sidecar command and its welcome view, delete it, see it go; then a Daytona workspace's auto-stop
+# warning and "Keep running", "Run Doctor", and a budget warning with "Show Usage".
 #
 # usage: run.sh ARTIFACTS_DIR
 # env:   NEXUS_SIDECAR_COMMAND  sidecar command line (default: <repo>/.venv/bin/nexus-sidecar)
@@ -19,6 +20,9 @@
 #                               nexus CLI, if any; unset: those steps are skipped)
 #        NEXUS_E2E_CLEANUP      command deleting a workspace the test made, after a failed run
 #                               (same default: <that dir>/nexus workspace delete --force {name})
+#        DAYTONA_API_URL, DAYTONA_API_KEY  a Daytona API (the emulator in tests/daytona_emulator):
+#                               the sidecar and the CLI use it, and the run sees an auto-stop
+#                               warning and "Keep running" on a Daytona workspace (unset: skipped)
 # Screenshots, code-server and extension logs go to ARTIFACTS_DIR.
 #
 # "Open in New Window" needs a Remote-SSH extension, which cannot run inside code-server, so the
@@ -83,6 +87,13 @@ export NEXUS_E2E_RECORD_EXTERNAL=$R/external-record.json
 export FAKE_SIDECAR_DELAY_MS=${FAKE_SIDECAR_DELAY_MS:-3000}
 log "run directory $R, sidecar: $SIDECAR"
 
+# Auto-stop warnings come early and the activity is read every second, so that a Daytona workspace
+# created with --auto-stop 1 warns at once (the sidecar reads this config when it starts).
+if [ -n "${DAYTONA_API_URL:-}" ] && [ -n "${NEXUS_E2E_CLI:-}" ]; then
+  "$NEXUS_E2E_CLI" config set backends.daytona.auto_stop_warning_minutes 2 > /dev/null
+  "$NEXUS_E2E_CLI" config set backends.daytona.activity_poll_interval 1 > /dev/null
+fi
+
 # The folder opened in the editor (and the source of the workspace): a small git repository.
 (
   cd "$R/project"
@@ -128,7 +139,7 @@ cleanup() {
   kill -9 -- -"$CSPID" 2>/dev/null || true
   find "$R/ud/logs" -name '*Nexus*.log' -exec cp {} "$ART/" \; 2>/dev/null || true
   if [ -n "${NEXUS_E2E_CLEANUP:-}" ] && [ -f "$ART/result.json" ]; then
-    for n in $(python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); r["ok"] or print(r["workspace"], r["workspace"] + "-c")' "$ART/result.json"); do
+    for n in $(python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); r["ok"] or print(r["workspace"], r["workspace"] + "-c", *r.get("otherWorkspaces", []))' "$ART/result.json"); do
       log "cleanup: ${NEXUS_E2E_CLEANUP//\{name\}/$n}"
       (cd "$R/project" && timeout 120 bash -c "${NEXUS_E2E_CLEANUP//\{name\}/$n}") > /dev/null 2>&1 || true
     done

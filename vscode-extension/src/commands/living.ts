@@ -43,8 +43,9 @@ export function usageMarkdown(report: UsageReport): string {
         '|---|---|---|---|---|---|---|---|',
     ];
     for (const row of report.workspaces) {
-        const unknown = row.unknown.length ? ` (${row.unknown.join(', ')} unknown)` : '';
-        lines.push(`| ${row.name ?? ''} | ${row.backend} | ${row.status ?? ''} | ${hours(row.runningHours)} | ${hours(row.cpuHours)}${unknown} | ${hours(row.memoryGbHours)} | ${hours(row.diskGbHours)} | ${row.cost.toFixed(2)} ${row.currency} |`);
+        // a resource the workspace has no value for counted as 0: say "unknown", as the CLI does
+        const of = (resource: string, value: number): string => (row.unknown.includes(resource) ? 'unknown' : hours(value));
+        lines.push(`| ${row.name ?? ''} | ${row.backend} | ${row.status ?? ''} | ${hours(row.runningHours)} | ${of('cpu', row.cpuHours)} | ${of('memory', row.memoryGbHours)} | ${of('disk', row.diskGbHours)} | ${row.cost.toFixed(2)} ${row.currency} |`);
     }
     if (!report.workspaces.length) {
         lines.push('| (none) | | | | | | | |');

@@ -47,7 +47,7 @@ suite('usage, budget, doctor, move, keep running', () => {
     test('usage as a table with the month and the budget; unknown resources said so', async () => {
         const text = usageMarkdown(USAGE);
         assert.match(text, /\| api \| daytona \| running \| 12\.50 \| 25\.00 \| 50\.00 \| 400\.00 \| 2\.11 USD \|/);
-        assert.match(text, /\| local \| docker \| stopped \| 3\.00 \| 0\.00 \(cpu, memory unknown\)/);
+        assert.match(text, /\| local \| docker \| stopped \| 3\.00 \| unknown \| unknown \| 0\.00 \| 0\.00 USD \|/);
         assert.match(text, /\*\*Budget:\*\* 5\.00 USD, 42 % used \(ok\)/);
         assert.match(text, /estimates/);
         const client = new FakeClient().respond('nexus/usage', () => USAGE);
