@@ -152,7 +152,9 @@ def create(
         None, "--from-snapshot", help="Daytona snapshot to create from."
     ),
     env: list[str] = typer.Option(
-        [], "--env", help="KEY=VALUE environment variable for the workspace's processes and sessions (repeatable)."
+        [],
+        "--env",
+        help="KEY=VALUE environment variable for the workspace's processes and sessions (repeatable).",
     ),
     allow_alias_shadowing: bool = typer.Option(
         False,
