@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from nexus.disk_space import DiskGuard
 from nexus.domain.errors import ErrorCode, NexusError
-from nexus.migration.disk_guard import DiskGuard
 from tests.conftest import NexusEnv
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_engine")]
@@ -30,9 +30,9 @@ def test_an_endless_stream_into_a_full_disk_ends_with_a_clear_error(
 
             def write(chunk: bytes) -> None:
                 guard.write(chunk)
-                if guard.written > 4 << 20:  # the disk "fills up" after 4 MiB
-                    guard.floor = 1 << 62
-                    guard.check()
+                if guard.room.written > 4 << 20:  # the disk "fills up" after 4 MiB
+                    guard.room.floor = 1 << 62
+                    guard.room.check()
 
             await service.exec("firehose", ["yes"], stdout=write, stderr=lambda _: None)
 

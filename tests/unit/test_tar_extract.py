@@ -207,3 +207,30 @@ def test_a_compressed_stream_is_refused(place: tuple[Path, Path]) -> None:
     with pytest.raises((tarfile.TarError, UnsafeArchive)):
         extract_stream(packed, base, None, "top")
     assert not (base / "a").exists()
+
+
+def test_a_copy_stops_before_the_disk_fills(
+    place: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The free space is looked at as the files arrive: once the disk would keep too little,
+    the copy stops with SYNC_FAILED and the file being written is not left half there."""
+    from nexus import disk_space
+    from nexus.domain.errors import ErrorCode, NexusError
+
+    base, _ = place
+    monkeypatch.setattr(disk_space, "CHECK_EVERY", 1)  # look before every chunk
+    room = disk_space.DiskRoom(base, "copying src", floor=0)
+    stream = archive(
+        ("dir", "src", 0),
+        ("file", "src/first.txt", b"fits\n"),
+        ("file", "src/big.bin", b"x" * 4096),
+    )
+
+    def fill_up(files: int, size: int) -> None:  # after the first file, the disk is "full"
+        room.floor = 1 << 62
+
+    with pytest.raises(NexusError) as refused:
+        extract_stream(stream, base, "copy", "src", room=room, on_file=fill_up)
+    assert refused.value.code == ErrorCode.SYNC_FAILED
+    assert "copying src stopped after 5 bytes" in refused.value.message
+    assert tree(base / "copy") == {"first.txt"}

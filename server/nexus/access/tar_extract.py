@@ -6,7 +6,8 @@ member lands under the destination or the whole copy fails: absolute names and `
 refused, no path is ever written through a symlink (each folder on the way is checked with
 lstat, files are opened with ``O_NOFOLLOW``), symlinks are created as symlinks exactly as sent
 (never followed), hard links may only point at files this extraction wrote, devices and fifos
-are skipped, and modes keep only the permission bits (no setuid, setgid or sticky).
+are skipped, and modes keep only the permission bits (no setuid, setgid or sticky). And it
+never fills this machine's disk (``nexus.disk_space``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+from ..disk_space import DiskRoom
 from .transfer_paths import member_target
 
 CHUNK = 1 << 20
@@ -28,7 +30,10 @@ class UnsafeArchive(Exception):
 
 
 class _Extractor:
-    def __init__(self, base: Path, name: str | None, top: str, warn: Callable[[str], None]):
+    def __init__(
+        self, base: Path, name: str | None, top: str, warn: Callable[[str], None], room: DiskRoom
+    ):
+        self.room = room
         self.base = base  # exists; the user chose it, so it may itself be a symlink
         self.root = base / name if name else base
         self.top = top
@@ -124,6 +129,7 @@ class _Extractor:
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         try:
             while chunk := source.read(CHUNK):
+                self.room.spend(len(chunk))
                 view = memoryview(chunk)
                 while view:
                     view = view[os.write(fd, view) :]
@@ -168,13 +174,16 @@ def extract_stream(
     *,
     warn: Callable[[str], None] = lambda message: None,
     on_file: Callable[[int, int], None] | None = None,
+    room: DiskRoom | None = None,
 ) -> tuple[int, int]:
     """Extract the tar ``stream`` (read sequentially, never held in memory) whose members start
     with ``top`` into ``base/name`` (``name`` None: into ``base``); returns (files, bytes).
 
     ``base`` must exist. Raises ``UnsafeArchive`` at the first member that would land outside
-    or write through a link (what was extracted before it stays, all of it inside)."""
-    extractor = _Extractor(base, name, top, warn)
+    or write through a link (what was extracted before it stays, all of it inside); SYNC_FAILED
+    before the disk would keep too little free (``room``, by default the usual floor)."""
+    room = room or DiskRoom(base, f"copying into {base}")
+    extractor = _Extractor(base, name, top, warn, room)
     try:
         # plain tar only: the workspace's `tar -c` never compresses, and a compressed stream
         # could expand without bound

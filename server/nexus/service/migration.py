@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..asyncutil import run_blocking
+from ..disk_space import DiskGuard
 from ..domain.errors import ErrorCode, NexusError
 from ..domain.kinds import BackendType
 from ..domain.names import validate_name
 from ..domain.progress import NullProgress, Progress
 from ..migration import scripts
-from ..migration.disk_guard import DiskGuard
 from ..migration.manifest import BUNDLE_NAME, WORKTREE_NAME, Manifest, valid_branch
 from ..paths import ensure_dir
 from .backends import facts
