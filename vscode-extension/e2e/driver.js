@@ -262,17 +262,19 @@ async function editorLines(page) {
 
 /**
  * The document line starting with `start`, joined from the editor's wrapped rows of it: a table
- * row goes on until it ends with "|", other text until a blank row or one that starts a block.
+ * row of `cells` cells goes on until it has them all, other text until a blank row or one that
+ * starts a block.
  */
-function wrappedLine(rows, start) {
+function wrappedLine(rows, start, cells = 0) {
     const i = rows.findIndex((r) => r.startsWith(start));
     if (i < 0) {
         return null;
     }
-    const table = start.startsWith('|');
+    // a table row is whole once it has all its cells (the editor may wrap it right after a `|`)
+    const table = cells > 0;
     let line = rows[i];
     for (let j = i + 1; j < rows.length; j++) {
-        const done = table ? line.trim().endsWith('|') : !rows[j].trim() || /^(\||\*\*|>|#|- )/.test(rows[j]);
+        const done = table ? (line.match(/\|/g) || []).length > cells : !rows[j].trim() || /^(\||\*\*|>|#|- )/.test(rows[j]);
         if (done) {
             break;
         }
@@ -729,7 +731,7 @@ function hidePanel(page) {
                 await screenshot(page, 'budget-usage');
                 budget = {
                     workspace: ws, warning: warned.message, warningButtons: warned.buttons,
-                    usageRow: wrappedLine(lines, `| ${ws} |`),
+                    usageRow: wrappedLine(lines, `| ${ws} |`, 8),
                     budgetLine: wrappedLine(lines, '**Budget:**'),
                 };
                 log('budget', JSON.stringify(budget));
