@@ -119,3 +119,16 @@ def test_keep_running_with_the_deadline_already_inside_the_warning_is_not_warned
     kept = ws("a", WorkspaceStatus.RUNNING, now, minutes=1)
     tracker.kept_running(kept, now)
     assert tracker.observe([kept], now + timedelta(seconds=1)) == ([], [])
+
+
+def test_a_stop_seen_on_its_way_is_still_reported_once_it_settled() -> None:
+    """A poll may catch the sandbox while it is stopping (or its status not known for a
+    moment): the countdown is kept until the status settles."""
+    tracker = AutoStopTracker(warn_minutes=5)
+    tracker.observe([ws("a", WorkspaceStatus.RUNNING, T0)], T0)
+    later = T0 + timedelta(minutes=10)
+    assert tracker.observe([ws("a", WorkspaceStatus.STOPPING)], later) == ([], [])
+    assert tracker.observe([ws("a", WorkspaceStatus.UNKNOWN)], later) == ([], [])
+    assert tracker.observe([ws("a", WorkspaceStatus.RUNNING)], later) == ([], [])  # no reading
+    _, stopped = tracker.observe([ws("a", WorkspaceStatus.STOPPED)], later)
+    assert [s.name for s in stopped] == ["a"]

@@ -26,6 +26,9 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+# statuses that say nothing yet of whether a countdown ended
+_UNDECIDED = frozenset({WorkspaceStatus.RUNNING, WorkspaceStatus.STOPPING, WorkspaceStatus.UNKNOWN})
+
 # a stop seen this close before the deadline still counts as the auto-stop (clocks differ)
 CLOCK_SLACK = timedelta(minutes=1)
 
@@ -84,7 +87,7 @@ class AutoStopTracker:
         seen: set[str] = set()
         for ws in workspaces:
             seen.add(ws.name)
-            previous = self._counting.pop(ws.name, None)
+            previous = self._counting.get(ws.name)
             if ws.status is WorkspaceStatus.RUNNING and ws.auto_stop is not None:
                 auto_stop = self._caught_up(ws.name, ws.auto_stop)
                 self._counting[ws.name] = auto_stop
@@ -100,8 +103,11 @@ class AutoStopTracker:
                 else:
                     self._warned.discard(ws.name)  # activity moved the deadline: warn again later
                 continue
-            if ws.status is WorkspaceStatus.RUNNING:
-                continue  # its auto-stop was not read this time: keep what was known
+            if ws.status in _UNDECIDED:
+                # running with its auto-stop not read this time, on its way to stopped, or not
+                # known just now: keep what was known and decide once it settled
+                continue
+            self._counting.pop(ws.name, None)
             self._warned.discard(ws.name)
             self._kept.pop(ws.name, None)
             if (
