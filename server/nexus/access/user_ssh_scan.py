@@ -206,11 +206,14 @@ class Override:
         )
 
 
-def effective_settings(user_config: Path, alias: str, timeout: float = 10) -> dict[str, list[str]]:
-    """``ssh -G -F user_config alias``: every setting, each with all its values; {} if unavailable."""
+def resolve_alias(
+    user_config: Path, alias: str, timeout: float = 10
+) -> tuple[dict[str, list[str]], str]:
+    """``ssh -G -F user_config alias``: every setting, each with all its values, and "" — or {}
+    and why ssh could not tell (not installed, no answer, its own error message)."""
     ssh = shutil.which("ssh")
     if ssh is None:
-        return {}
+        return {}, "the OpenSSH client (`ssh`) is not on PATH"
     try:
         result = subprocess.run(
             [ssh, "-G", "-F", str(user_config), alias],
@@ -218,33 +221,60 @@ def effective_settings(user_config: Path, alias: str, timeout: float = 10) -> di
             stdin=subprocess.DEVNULL,
             timeout=timeout,
         )
-    except (OSError, subprocess.TimeoutExpired):
-        return {}
+    except subprocess.TimeoutExpired:
+        return {}, f"`ssh -G {alias}` did not answer within {timeout:.0f} s"
+    except OSError as exc:
+        return {}, f"cannot run ssh: {exc}"
     if result.returncode != 0:
-        return {}
+        detail = result.stderr.decode("utf-8", errors="replace").strip()[-400:]
+        return {}, detail or f"`ssh -G {alias}` failed ({result.returncode})"
     settings: dict[str, list[str]] = {}
     for raw in result.stdout.split(b"\n"):
         key, _, value = raw.decode("utf-8", errors="surrogateescape").partition(" ")
         if key:
             settings.setdefault(key.lower(), []).append(value)
-    return settings
+    return settings, ""
 
 
-def _same(setting: str, expected: list[str], effective: list[str]) -> bool:
+def effective_settings(user_config: Path, alias: str, timeout: float = 10) -> dict[str, list[str]]:
+    """``resolve_alias`` without the reason: {} if unavailable."""
+    return resolve_alias(user_config, alias, timeout)[0]
+
+
+def same_setting(setting: str, expected: list[str], effective: list[str]) -> bool:
     if setting == "identityfile":
         # every IdentityFile read adds one (a `Host *` below the Nexus block too): what matters
         # is that Nexus's key is the first one ssh offers
         return [os.path.expanduser(v) for v in effective[:1]] == expected[:1]
-    if setting == "hostname":
+    if setting in ("hostname", "hostkeyalias"):
         return [v.lower() for v in effective] == [v.lower() for v in expected]
     return effective == expected
 
 
-def _source(user_config: Path, alias: str, setting: str, stop_at: Path) -> str | None:
-    """The first line of the user's config that sets ``setting`` for ``alias`` before the Nexus
-    Include (or None if it cannot be told, e.g. it comes from a Match exec block)."""
+def differences(
+    expected: dict[str, list[str]], effective: dict[str, list[str]]
+) -> list[tuple[str, str, str]]:
+    """(setting, Nexus's value, the effective value) for each setting that differs."""
+    found = []
+    for setting, wanted in expected.items():
+        got = effective.get(setting, [])
+        if not same_setting(setting, wanted, got):
+            found.append((setting, " ".join(wanted), " ".join(got) or "(none)"))
+    return found
+
+
+def first_setter(
+    user_config: Path, alias: str, setting: str, stop_at: Path
+) -> tuple[Directive, Directive | None] | None:
+    """The first line of the user's config (Includes followed) that sets ``setting`` for
+    ``alias`` before the Include of ``stop_at`` is read, with the Host/Match line it sits under
+    in its file (None: a global one); None if none can be told (e.g. a Match exec block)."""
     stop = _resolved(stop_at)
+    enclosing: dict[Path, Directive] = {}
     for directive in directives(user_config, skip=frozenset({stop})):
+        if directive.keyword in ("host", "match"):
+            enclosing[directive.path] = directive
+            continue
         if directive.keyword == "include" and any(
             _resolved(t) == stop
             for arg in directive.args
@@ -252,7 +282,7 @@ def _source(user_config: Path, alias: str, setting: str, stop_at: Path) -> str |
         ):
             return None
         if directive.keyword == setting and directive.applies(alias) is not False:
-            return directive.where
+            return directive, enclosing.get(directive.path)
     return None
 
 
@@ -267,17 +297,15 @@ def check_effective(
     if not effective:
         return []
     found = []
-    for setting, wanted in expected.items():
-        got = effective.get(setting, [])
-        if _same(setting, wanted, got):
-            continue
+    for setting, wanted, got in differences(expected, effective):
+        setter = first_setter(user_config, alias, setting, nexus_config)
         found.append(
             Override(
                 alias=alias,
                 setting=setting,
-                expected=" ".join(wanted),
-                effective=" ".join(got) or "(none)",
-                source=_source(user_config, alias, setting, nexus_config),
+                expected=wanted,
+                effective=got,
+                source=setter[0].where if setter else None,
             )
         )
     return found

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..access import user_ssh_scan
 from ..access.known_hosts import render_known_hosts
 from ..access.user_ssh_config import manual_hint, read_bytes
 from ..domain.kinds import WorkspaceStatus
@@ -155,7 +156,7 @@ def check_alias(
             check=CHECK,
             subject=ws.name,
         )
-    wrong = ssh_resolve.differences(expected_settings(ctx, ws, token), resolved.settings)
+    wrong = user_ssh_scan.differences(expected_settings(ctx, ws, token), resolved.settings)
     if not wrong:
         return ok(
             "DOCTOR_SSH_ALIAS_OK",
